@@ -1,0 +1,1 @@
+"""Controllers: connectome-constrained networks and policies."""

@@ -1,0 +1,1 @@
+"""flyenvs.tasks."""

@@ -1,0 +1,1 @@
+"""flyenvs.vision."""
