@@ -1,0 +1,132 @@
+"""Brax adapter: a flyenvs task on MJX as a ``brax.envs.Env`` (pure, jit/vmap-able).
+
+``state.pipeline_state`` is the ``mjx.Data``; the task's own state (command, controller state,
+previous action, RNG, ...) lives in ``state.info["task"]``; ``state.metrics`` holds
+``reward/<term>`` and the task's kinematic metrics. ``done`` is termination only: truncation at
+``episode_length`` is Brax's ``EpisodeWrapper``'s job (pass ``episode_length=env.episode_length``
+to ``ppo.train``). Use :func:`wrap_for_training` as ``ppo.train``'s ``wrap_env_fn``: unlike
+Brax's default ``AutoResetWrapper`` (which restores only ``pipeline_state`` and ``obs``), it
+resets the whole state, task info included, with a fresh random episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from brax.envs import training as brax_training
+from brax.envs.base import Env, State, Wrapper
+
+from flyenvs.sim.mjx_backend import MjxBackend
+from flyenvs.tasks import driver
+
+
+class FlyBraxEnv(Env):
+    """A registered flyenvs task on MJX.
+
+    Args:
+        task_name: key of :data:`flyenvs.tasks.driver.TASKS`.
+        **config: task config overrides (dotted keys); unknown keys raise ``KeyError``.
+    """
+
+    def __init__(self, task_name: str = "Walk", **config: Any) -> None:
+        self.task = driver.make_task(task_name, **config)
+        self.config = self.task.config
+        self.sim = MjxBackend(self.task.model)
+        self.controller_params = self.task.default_params()
+
+    # ----------------------------------------------------------------------------- brax API
+    @property
+    def observation_size(self) -> int:
+        return self.task.observation_size
+
+    @property
+    def action_size(self) -> int:
+        return self.task.action_size
+
+    @property
+    def backend(self) -> str:
+        return "mjx"
+
+    @property
+    def episode_length(self) -> int:
+        """Control steps per episode (pass to ``ppo.train(episode_length=...)``)."""
+        return int(self.config.episode_length)
+
+    @property
+    def dt(self) -> float:
+        """Control period (s)."""
+        return float(self.config.control_dt_s)
+
+    def reset(self, rng: jax.Array, params: Any = None) -> State:
+        """Initial state of an episode drawn from ``rng`` (a ``jax.random.PRNGKey``)."""
+        params = self.controller_params if params is None else params
+        physics, obs, info = driver.reset_jax(self.task, self.sim, rng, params)
+        return State(
+            pipeline_state=physics,
+            obs=obs,
+            reward=jnp.zeros((), jnp.float32),
+            done=jnp.zeros((), jnp.float32),
+            metrics=self.task.zero_metrics(),
+            info={"task": info},
+        )
+
+    def step(self, state: State, action: jax.Array, params: Any = None) -> State:
+        """One control step; ``params`` (controller parameters) default to the task's."""
+        params = self.controller_params if params is None else params
+        physics, out = driver.step_jax(
+            self.task, self.sim, state.pipeline_state, state.info["task"], action, params
+        )
+        return state.replace(
+            pipeline_state=physics,
+            obs=out["obs"],
+            reward=out["reward"].astype(jnp.float32),
+            done=out["terminated"].astype(jnp.float32),
+            metrics={**state.metrics, **out["metrics"]},
+            info={**state.info, "task": out["info"]},
+        )
+
+
+class FreshAutoResetWrapper(Wrapper):
+    """Auto-reset that starts each new episode from a fresh random reset (task info included).
+
+    Wraps a batched env (after ``VmapWrapper`` and ``EpisodeWrapper``). Each step computes a reset
+    from the task's RNG and selects it where the episode ended, so commands and initial poses
+    keep varying over training (Brax's ``AutoResetWrapper`` would replay one first state).
+    """
+
+    def reset(self, rng: jax.Array) -> State:
+        return self.env.reset(rng)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        if "steps" in state.info:
+            steps = jnp.where(state.done, jnp.zeros_like(state.info["steps"]), state.info["steps"])
+            state.info.update(steps=steps)
+        state = state.replace(done=jnp.zeros_like(state.done))
+        state = self.env.step(state, action)
+        keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(state.info["task"]["rng"])
+        fresh = self.env.reset(keys)
+
+        def where_done(new: jax.Array, old: jax.Array) -> jax.Array:
+            done = jnp.reshape(state.done, state.done.shape + (1,) * (old.ndim - state.done.ndim))
+            return jnp.where(done > 0, new, old)
+
+        pipeline_state = jax.tree.map(where_done, fresh.pipeline_state, state.pipeline_state)
+        obs = jax.tree.map(where_done, fresh.obs, state.obs)
+        task_info = jax.tree.map(where_done, fresh.info["task"], state.info["task"])
+        return state.replace(
+            pipeline_state=pipeline_state, obs=obs, info={**state.info, "task": task_info}
+        )
+
+
+def wrap_for_training(
+    env: Env, episode_length: int = 1000, action_repeat: int = 1, randomization_fn: Any = None
+) -> Wrapper:
+    """``VmapWrapper`` -> ``EpisodeWrapper`` -> :class:`FreshAutoResetWrapper` (the
+    ``wrap_env_fn`` of ``brax.training.agents.ppo.train``)."""
+    if randomization_fn is not None:
+        raise ValueError("flyenvs environments do not support randomization_fn")
+    env = brax_training.VmapWrapper(env)
+    env = brax_training.EpisodeWrapper(env, episode_length, action_repeat)
+    return FreshAutoResetWrapper(env)

@@ -1,0 +1,141 @@
+"""C MuJoCo backend (numpy, ``mujoco.mj_step``).
+
+Ownership: :meth:`MujocoBackend.step` consumes its input state: it advances that ``MjData`` in
+place and returns it (``state = backend.step(state, ...)``, as on MJX). Copying an ``MjData``
+through the Python bindings costs ~0.7 ms, 15x a physics step, so a snapshot is explicit:
+:meth:`MujocoBackend.copy_state`. Readouts are fresh numpy arrays, never views into the state.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from flyenvs.body import constants as C
+from flyenvs.body.layout import layout
+from flyenvs.sim import common
+from flyenvs.sim.base import Readout
+
+
+def check_controls(ctrl: Any, adhesion: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float64 copies of ``ctrl`` [42] and ``adhesion`` [6] (ValueError otherwise)."""
+    ctrl = np.asarray(ctrl, dtype=np.float64)
+    adhesion = np.asarray(adhesion, dtype=np.float64)
+    if ctrl.shape != (C.N_LEG_JOINTS,):
+        raise ValueError(f"ctrl must have shape ({C.N_LEG_JOINTS},), got {ctrl.shape}")
+    if adhesion.shape != (C.N_ADHESION,):
+        raise ValueError(f"adhesion must have shape ({C.N_ADHESION},), got {adhesion.shape}")
+    if not np.all(np.isfinite(ctrl)):
+        raise ValueError(f"ctrl (shape ({C.N_LEG_JOINTS},)) holds NaN or inf")
+    if not np.all(np.isfinite(adhesion)):
+        raise ValueError(f"adhesion (shape ({C.N_ADHESION},)) holds NaN or inf")
+    if np.any(adhesion < 0) or np.any(adhesion > 1):
+        raise ValueError(f"adhesion (shape ({C.N_ADHESION},)) must lie in [0, 1]")
+    return ctrl, adhesion
+
+
+class MujocoBackend:
+    """The :class:`~flyenvs.sim.base.Backend` on C MuJoCo.
+
+    Args:
+        model: a fly model from :func:`flyenvs.body.load` (kept by reference; do not modify).
+    """
+
+    def __init__(self, model: mujoco.MjModel) -> None:
+        common.check_model(model)
+        self.model = model
+        self.layout = layout(model)
+        self.timestep_s = float(model.opt.timestep)
+        self._geom_leg = np.asarray(self.layout.geom_leg)
+        self._rows = np.arange(common.ROWS_PER_CONTACT)[None, :]
+
+    def init(self, qpos: Any, qvel: Any | None = None) -> mujoco.MjData:
+        """New ``MjData`` at ``qpos`` [nq], ``qvel`` [nv] (default 0), forward dynamics applied."""
+        qpos = np.asarray(qpos, dtype=np.float64)
+        qvel = np.zeros(self.model.nv) if qvel is None else np.asarray(qvel, dtype=np.float64)
+        if qpos.shape != (self.model.nq,) or qvel.shape != (self.model.nv,):
+            raise ValueError(
+                f"qpos/qvel must have shapes ({self.model.nq},)/({self.model.nv},), "
+                f"got {qpos.shape}/{qvel.shape}"
+            )
+        if not (np.all(np.isfinite(qpos)) and np.all(np.isfinite(qvel))):
+            raise ValueError("qpos/qvel hold NaN or inf")
+        data = mujoco.MjData(self.model)
+        data.qpos[:] = qpos
+        data.qvel[:] = qvel
+        data.ctrl[:] = qpos[self.layout.leg_qpos_adr]  # hold the initial pose
+        mujoco.mj_forward(self.model, data)
+        return data
+
+    def _tarsus_and_body(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
+        n = data.ncon
+        normal = common.contact_normal_force(np, data.efc_force, data.contact.efc_address[:n])
+        con = data.contact
+        return common.tarsus_and_body_contact(np, self.layout, con.geom[:n], con.dist[:n], normal)
+
+    def _tarsi_in_contact(self, data: mujoco.MjData) -> np.ndarray:
+        """[6] bool: tarsus tip touching the floor with a positive normal force (the gate of
+        :func:`common.adhesion_wrench`, i.e. ``tarsus_force > 0``)."""
+        n = data.ncon
+        on = np.zeros(C.N_LEGS, dtype=bool)
+        if n == 0:
+            return on
+        con = data.contact
+        normal = data.efc_force[con.efc_address[:n, None] + self._rows].sum(axis=1)
+        g = con.geom[:n]
+        leg = np.maximum(self._geom_leg[g[:, 0]], self._geom_leg[g[:, 1]])
+        ok = (leg >= 0) & (con.dist[:n] <= 0) & (normal > 0)
+        on[leg[ok]] = True
+        return on
+
+    def copy_state(self, state: mujoco.MjData) -> mujoco.MjData:
+        """An independent copy of ``state`` (a snapshot that later steps do not touch)."""
+        return copy.copy(state)
+
+    def step(self, state: mujoco.MjData, ctrl: Any, adhesion: Any, n_substeps: int) -> Any:
+        """Advance ``state`` in place by ``n_substeps`` steps holding ``ctrl`` [42] (joint
+        targets, rad; clamped to the actuator ctrlrange) and ``adhesion`` [6] (in [0, 1]);
+        returns ``state``. Inputs are validated before ``state`` is touched."""
+        ctrl, adhesion = check_controls(ctrl, adhesion)
+        if int(n_substeps) < 1:
+            raise ValueError(f"n_substeps must be >= 1, got {n_substeps}")
+        m, lay = self.model, self.layout
+        data = state
+        data.ctrl[:] = ctrl
+        fz_max = -adhesion * C.ADHESION_FORCE_MAX  # [6]
+        bodies, sites, xfrc = lay.tarsus_body_ids, lay.tarsus_site_ids, data.xfrc_applied
+        xfrc[:] = 0.0
+        for _ in range(int(n_substeps)):
+            if adhesion.any():  # fast path of common.adhesion_wrench (same formula, tested)
+                fz = np.where(self._tarsi_in_contact(data), fz_max, 0.0)
+                r = data.site_xpos[sites] - data.xipos[bodies]
+                xfrc[bodies, 2] = fz
+                xfrc[bodies, 3] = r[:, 1] * fz
+                xfrc[bodies, 4] = -r[:, 0] * fz
+            mujoco.mj_step(m, data)
+        mujoco.mj_forward(m, data)  # derived quantities (contacts, sites) at the final state
+        return data
+
+    def readout(self, state: mujoco.MjData) -> Readout:
+        """Observables of ``state`` as fresh numpy arrays (see :class:`Readout`).
+
+        All fields refer to the same instant: ``step`` ends with a forward pass at the final
+        state (identically on MJX).
+        """
+        tarsus_force, body_contact = self._tarsus_and_body(state)
+        r = common.make_readout(
+            np,
+            self.layout,
+            time=np.float64(state.time),
+            qpos=state.qpos,
+            qvel=state.qvel,
+            xmat=state.xmat,
+            site_xpos=state.site_xpos,
+            site_xmat=state.site_xmat,
+            tarsus_force=tarsus_force,
+            body_contact=body_contact,
+        )
+        return Readout(*(np.array(x, dtype=np.float64, copy=True) for x in r))

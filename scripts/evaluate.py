@@ -1,0 +1,126 @@
+"""Run a trained policy in the Gymnasium environment (C MuJoCo) and write an MP4.
+
+Example::
+
+    MUJOCO_GL=egl python scripts/evaluate.py runs/walk_quick --out outputs/walk_quick.mp4
+
+CHECKPOINT is a run directory (its latest checkpoint) or a checkpoint directory. The video shows
+the tracking camera with the commanded and achieved speed / turn rate drawn on every frame (one
+frame per control step). Prints the mean forward speed, distance walked and falls (episodes
+ending by termination). The resolved config and git revision are saved beside the video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _annotate(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, image.width, 12 * len(lines) + 6), fill=(0, 0, 0))
+    for i, text in enumerate(lines):
+        draw.text((4, 3 + 12 * i), text, fill=(255, 255, 255))
+    return np.asarray(image)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("checkpoint", type=Path, help="run or checkpoint directory")
+    parser.add_argument("--out", type=Path, default=Path("outputs/evaluate.mp4"))
+    parser.add_argument("--episodes", type=int, default=2)
+    parser.add_argument("--steps", type=int, help="control steps per episode (default: config)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speed", type=float, help="fixed command speed (mm/s)")
+    parser.add_argument("--turn", type=float, help="fixed command turn rate (rad/s)")
+    parser.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
+    args = parser.parse_args(argv)
+    if args.episodes < 1 or (args.steps is not None and args.steps < 1):
+        parser.error("--episodes and --steps must be >= 1")
+    if args.out.suffix.lower() != ".mp4":
+        parser.error(f"--out must end with .mp4, got {args.out}")
+
+    import gymnasium as gym
+    import imageio
+
+    import flyenvs  # noqa: F401  (registers the ids)
+    from agents import checkpoints, policies
+
+    try:
+        policy = policies.load(args.checkpoint)
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    config = dict(policy.env_config)
+    if args.steps is not None:
+        config["episode_length"] = args.steps
+    if args.speed is not None or args.turn is not None:
+        command = dict(config.get("command", {}))
+        command["fixed"] = True
+        if args.speed is not None:
+            command["fixed_speed_mm_s"] = args.speed
+        if args.turn is not None:
+            command["fixed_turn_rad_s"] = args.turn
+        config["command"] = command
+    env = gym.make(
+        "flyenvs/Walk-v0", render_mode="rgb_array", render_size=tuple(args.size), **config
+    )
+    fps = env.metadata["render_fps"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    speeds, path_mm, net_mm, falls, n_frames = [], 0.0, [], 0, 0
+    with imageio.get_writer(args.out, fps=fps, codec="libx264", macro_block_size=8) as writer:
+        for episode in range(args.episodes):
+            obs, info = env.reset(seed=args.seed + episode)
+            start = prev = None
+            while True:
+                obs, _, terminated, truncated, info = env.step(policy(obs))
+                xy = np.array([info["x_mm"], info["y_mm"]])
+                start = xy if start is None else start
+                path_mm += 0.0 if prev is None else float(np.linalg.norm(xy - prev))
+                prev = xy
+                speeds.append(info["forward_speed_mm_s"])
+                lines = [
+                    f"episode {episode}  step {len(speeds)}",
+                    f"speed cmd {info['command_speed_mm_s']:5.1f}  "
+                    f"got {info['forward_speed_mm_s']:5.1f} mm/s",
+                    f"turn  cmd {info['command_turn_rad_s']:5.2f}  "
+                    f"got {info['turn_rate_rad_s']:5.2f} rad/s",
+                ]
+                writer.append_data(_annotate(env.render(), lines))
+                n_frames += 1
+                if terminated or truncated:
+                    falls += int(terminated)
+                    net_mm.append(float(np.linalg.norm(xy - start)))
+                    break
+    env.close()
+    record = {
+        "checkpoint": str(checkpoints.resolve(args.checkpoint)),
+        "env_config": config,
+        "git_revision": checkpoints.git_revision(),
+        "frames": n_frames,
+        "mean_forward_speed_mm_s": float(np.mean(speeds)),
+        "distance_walked_mm": path_mm,
+        "net_displacement_mm": net_mm,
+        "falls": falls,
+        "episodes": args.episodes,
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2, default=list))
+    print(
+        f"mean forward speed {record['mean_forward_speed_mm_s']:.2f} mm/s, distance walked "
+        f"{path_mm:.1f} mm over {args.episodes} episode(s), falls {falls}; "
+        f"video {args.out} ({n_frames} frames)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Train a PPO policy on a flyenvs task with Brax on MJX.
+
+Examples::
+
+    python scripts/train.py --preset quick --out runs/walk_quick      # < 10 min on 2 CPU cores
+    python scripts/train.py --resume --out runs/walk_quick            # continue the same run
+    python scripts/train.py --preset quick --out runs/x --set episode_length=100 --steps 100000
+
+Writes ``OUT/config.json`` (resolved config + git revision), ``OUT/metrics.csv`` and atomic
+checkpoints ``OUT/checkpoints/step_*`` (evaluate with ``scripts/evaluate.py OUT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    """``["a.b=1", "c=cpg"]`` -> ``{"a.b": 1, "c": "cpg"}`` (values parsed as Python literals)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            out[key] = raw
+    return out
+
+
+def _enable_compilation_cache() -> None:
+    """Persist XLA compilations (MJX graphs take minutes to compile on CPU) across runs, in
+    ``$FLYENVS_JAX_CACHE`` (default ``~/.cache/flyenvs/jax``, shared with the tests)."""
+    import os
+
+    import jax
+
+    cache = Path(os.environ.get("FLYENVS_JAX_CACHE", Path.home() / ".cache" / "flyenvs" / "jax"))
+    cache.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agents import ppo
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--preset", default="quick", choices=sorted(ppo.PRESETS))
+    parser.add_argument("--out", required=True, type=Path, help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
+    parser.add_argument("--steps", type=int, help="total environment steps (overrides preset)")
+    parser.add_argument(
+        "--checkpoint-every", type=int, help="environment steps between checkpoints"
+    )
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="task config")
+    args = parser.parse_args(argv)
+
+    if args.resume:
+        if args.steps or args.set or args.checkpoint_every or args.seed is not None:
+            parser.error("--resume reuses OUT/config.json; do not combine it with other options")
+        cfg = None
+    else:
+        if (args.out / "checkpoints").is_dir() and any((args.out / "checkpoints").iterdir()):
+            parser.error(f"{args.out} already holds checkpoints; use --resume or a new --out")
+        try:
+            cfg = ppo.resolve_preset(
+                args.preset,
+                num_timesteps=args.steps,
+                checkpoint_every=args.checkpoint_every,
+                seed=args.seed,
+                env=_parse_set(args.set),
+            )
+            # validate the task options before compiling anything
+            from flyenvs.tasks import driver
+
+            driver.TASKS[cfg["task"]][0](**cfg["env"])
+        except (KeyError, ValueError, TypeError) as err:
+            parser.error(str(err))
+
+    from tqdm import tqdm
+
+    _enable_compilation_cache()
+
+    bar = tqdm(total=None, unit="step", desc="PPO (compiling)", dynamic_ncols=True)
+
+    def on_eval(step: int, row: dict[str, float]) -> None:
+        bar.set_description("PPO")
+        bar.update(step - bar.n)
+        bar.set_postfix(
+            eval_reward=f"{row.get('eval/episode_reward', float('nan')):.2f}",
+            speed_mm_s=f"{row.get('eval/mean_forward_speed_mm_s', float('nan')):.1f}",
+        )
+
+    try:
+        summary = ppo.train(args.out, cfg, resume=args.resume, on_eval=on_eval)
+    except FileNotFoundError as err:
+        parser.error(str(err))
+    bar.close()
+    evals = summary["evals"]
+    if evals:
+        first, last = evals[0], evals[-1]
+        print(
+            f"done: steps {summary['start_step']} -> {summary.get('final_step')}, "
+            f"eval reward {first.get('eval/episode_reward', float('nan')):.2f} -> "
+            f"{last.get('eval/episode_reward', float('nan')):.2f}, "
+            f"wall {summary.get('wall_s', 0):.0f} s; checkpoints in {args.out / 'checkpoints'}"
+        )
+    else:
+        print(f"nothing to do: {args.out} already trained to {summary['total_steps']} steps")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())
