@@ -150,7 +150,8 @@ def stability_sweep(timesteps: list[float], seeds: int, duration_s: float) -> li
                 for _ in range(hold):
                     s = b.step(s, ctrl, adh, 1)
                     worst = min(worst, _deepest(s))
-                if not np.all(np.isfinite(s.qpos)):
+                unstable = s.warning[mujoco.mjtWarning.mjWARN_BADQACC].number > 0
+                if unstable or not np.all(np.isfinite(s.qpos)):  # MuJoCo resets after bad qacc
                     n_nan += 1
                     break
             worst_random.append(worst)
@@ -170,7 +171,7 @@ def stability_sweep(timesteps: list[float], seeds: int, duration_s: float) -> li
                 walk = min(walk, _deepest(s))
         r = b.readout(s)
         rows.append({
-            "timestep_s": dt, "seeds": seeds, "duration_s": duration_s, "nan_runs": n_nan,
+            "timestep_s": dt, "seeds": seeds, "duration_s": duration_s, "unstable_runs": n_nan,
             "random_pen_mm_median": -float(np.median(worst_random)),
             "random_pen_mm_max": -float(np.min(worst_random)),
             "stand_pen_mm": -stand, "stand_height_mm": stand_z, "walk_pen_mm": -walk,

@@ -25,7 +25,7 @@ from flyenvs.body import constants as C  # noqa: E402
 from flyenvs.body.kinematics import TRIPOD_FREQUENCY_HZ, tripod_gait  # noqa: E402
 from flyenvs.sim import MujocoBackend  # noqa: E402
 
-CONTROL_SUBSTEPS = 2  # control every 2 physics steps (2 ms)
+CONTROL_SUBSTEPS = 2  # control every 2 physics steps (1 ms)
 SETTLE_S = 0.1
 
 
@@ -51,7 +51,8 @@ def main() -> None:
     backend = MujocoBackend(model)
     dt = CONTROL_SUBSTEPS * model.opt.timestep
     state = backend.init(fb.neutral_qpos(model))
-    state = backend.step(state, fb.neutral_joint_angles(), np.ones(6), int(SETTLE_S / 1e-3))
+    n_settle = int(round(SETTLE_S / model.opt.timestep))
+    state = backend.step(state, fb.neutral_joint_angles(), np.ones(6), n_settle)
     start = backend.readout(state).body_pos_mm.copy()
 
     n_ctrl = int(round(args.duration_s / dt))

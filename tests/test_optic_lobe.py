@@ -5,6 +5,11 @@ Direction-selectivity tests live in tests/test_optic_lobe_tuning.py.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -218,6 +223,8 @@ def test_bad_inputs_raise(net, params):
         net.simulate(params, jnp.zeros((721,)))
     with pytest.raises(ValueError, match="dt_s"):
         net.simulate(params, jnp.zeros((5, 721)), dt_s=0.0)
+    with pytest.raises(ValueError, match="dt_s"):
+        net.simulate(params, jnp.zeros((5, 721)), dt_s="0.005")
     with pytest.raises(ValueError, match="v0 must be"):
         net.simulate(params, jnp.zeros((5, 721)), v0=jnp.zeros(10))
     with pytest.raises(ValueError, match="record indices"):
@@ -275,3 +282,61 @@ def test_network_factory_two_eyes(net, params):
         ol.type_columns(net, ("Lawf1",))
     with pytest.raises(ValueError, match="substeps"):
         ol.network_factory(net, substeps=0)
+
+
+def test_window_form_vjp_is_the_transpose(net, params):
+    """The custom backward pass equals W^T g and the per-row sums of g[target] * a[source]."""
+    from agents.optic_lobe import sparse
+
+    c, t = net.connectome, net._tab.syn
+    rng = np.random.default_rng(7)
+    a = np.maximum(rng.normal(0, 1, net.n_neurons), 0).astype(np.float32)
+    g = rng.normal(0, 1, net.n_neurons).astype(np.float32)
+    w_win = sparse.edge_weights(t, params.strength, 1).win
+
+    def f(w, x):
+        return jnp.vdot(sparse.window_input(t, w, x), g)
+
+    g_w, g_a = jax.jit(jax.grad(f, argnums=(0, 1)))(w_win, jnp.asarray(a))
+    w_row = np.asarray(sparse.row_weights(t, params.strength), np.float64)[c.edge_row]
+    ref_a = np.bincount(c.edge_source, w_row * g[c.edge_target], minlength=net.n_neurons)
+    np.testing.assert_allclose(g_a, ref_a, rtol=1e-4, atol=1e-4)
+    prod = g[c.edge_target].astype(np.float64) * a[c.edge_source]
+    ref_w = np.bincount(c.edge_row, prod, minlength=c.n_rows)[np.asarray(t.win_row)]
+    np.testing.assert_allclose(g_w, ref_w, rtol=1e-4, atol=1e-3)
+
+
+# -- scripts --------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+WHEELS = Path("/work/wheels/x")
+
+
+def test_bench_script_smoke(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "scripts/bench_optic_lobe.py", "--batches", "1", "--forms", "auto"]
+    cmd += ["--repeats", "1", "--steps", "5", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads(out.read_text())["results"][0]
+    assert row["batch"] == 1 and row["auto_ms"] > 0 and row["scipy_csr_ms"] > 0
+
+
+@pytest.mark.skipif(
+    not (WHEELS / "flyvis-1.2.0-py3-none-any").is_dir()
+    or not (WHEELS / "flycns-0.7.0-py3-none-any").is_dir(),
+    reason="unzipped flyvis/flycns wheels are not on this machine",
+)
+def test_import_script_reproduces_committed_assets(tmp_path):
+    cmd = [sys.executable, "scripts/import_connectome.py", "--out", str(tmp_path)]
+    cmd += ["--flyvis", str(WHEELS / "flyvis-1.2.0-py3-none-any")]
+    cmd += ["--flycns", str(WHEELS / "flycns-0.7.0-py3-none-any")]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    committed = ROOT / "assets" / "connectome"
+    name = "fib25-fib19_v2.2.json"
+    assert (tmp_path / name).read_bytes() == (committed / name).read_bytes()
+    with (
+        np.load(tmp_path / "flyvis_ensemble_1.2.0.npz") as new,
+        np.load(committed / "flyvis_ensemble_1.2.0.npz") as old,
+    ):
+        assert np.array_equal(new["params"], old["params"])

@@ -12,6 +12,7 @@ arbitrary units; luminance in [0, 1] (grey = 0.5).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple
@@ -313,7 +314,7 @@ class OpticLobe:
 
 
 def _check_dt(dt_s: float) -> None:
-    if not (isinstance(dt_s, float | int) and 0 < dt_s <= 0.1):
+    if isinstance(dt_s, bool) or not (isinstance(dt_s, numbers.Real) and 0 < dt_s <= 0.1):
         raise ValueError(f"dt_s must be a number in (0, 0.1] seconds, got {dt_s!r}")
 
 

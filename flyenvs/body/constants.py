@@ -49,7 +49,7 @@ LEG_COLLISION_SEGMENTS: tuple[str, ...] = (
 
 # --- Physics parameters --------------------------------------------------------------------------
 #: Physics timestep of the ``"train"`` variant (s). See docs/body.md for the stability evidence.
-TRAIN_TIMESTEP_S: float = 1e-3
+TRAIN_TIMESTEP_S: float = 5e-4
 #: NeuroMechFly's own timestep, used by the ``"reference"`` variant (s).
 REFERENCE_TIMESTEP_S: float = 1e-4
 TIMESTEP_S: dict[str, float] = {"train": TRAIN_TIMESTEP_S, "reference": REFERENCE_TIMESTEP_S}

@@ -55,8 +55,7 @@ def _set(config: ConfigDict, dotted: str, value: Any, root: ConfigDict, prefix: 
     if isinstance(current, tuple):
         if not isinstance(value, tuple) or len(value) != len(current):
             raise TypeError(
-                f"config option {full!r} expects a sequence of {len(current)} values, "
-                f"got {value!r}"
+                f"config option {full!r} expects a sequence of {len(current)} values, got {value!r}"
             )
         pairs = zip(value, current, strict=True)
         value = tuple(float(v) if isinstance(c, float) else v for v, c in pairs)

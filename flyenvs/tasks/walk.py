@@ -86,9 +86,9 @@ _DEFAULTS: dict[str, Any] = {
     "contact_force_threshold": 1.0,
     "command": {
         "fixed": False,
-        "speed_mm_s": (5.0, 15.0),
-        "turn_rad_s": (-1.0, 1.0),
-        "fixed_speed_mm_s": 10.0,
+        "speed_mm_s": (5.0, 18.0),
+        "turn_rad_s": (-1.5, 1.5),
+        "fixed_speed_mm_s": 12.0,
         "fixed_turn_rad_s": 0.0,
     },
     "cpg": {
@@ -100,7 +100,7 @@ _DEFAULTS: dict[str, Any] = {
         "frequency_gain": 0.5,
         "turn_gain": 0.8,
         "max_amplitude": 1.5,
-        "adhesion": False,
+        "adhesion": True,
     },
     "reward": {
         "speed": 1.0,

@@ -1,0 +1,204 @@
+"""PPO glue, checkpoints, policies and the train/evaluate scripts.
+
+Fast tests cover checkpoints, presets and every bad input of the scripts (no MJX compile). The
+end-to-end runs (train -> checkpoint -> evaluate -> MP4, --resume, a rising learning curve)
+compile MJX training graphs for minutes on CPU and are slow-marked.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from agents import checkpoints, policies, ppo
+
+ROOT = Path(__file__).resolve().parents[1]
+NETWORK = {
+    "policy_hidden": [8],
+    "value_hidden": [8],
+    "init_noise_std": 0.5,
+    "observation_size": 5,
+    "action_size": 2,
+    "normalize_observations": True,
+}
+
+
+def _run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def _params(seed: int = 0):
+    template = checkpoints._template(NETWORK)
+    leaves, tree = jax.tree.flatten(template)
+    rng = np.random.default_rng(seed)
+    return jax.tree.unflatten(tree, [rng.normal(size=np.shape(x)).astype(np.float32) * 0.1
+                                     if np.issubdtype(np.asarray(x).dtype, np.floating) else x
+                                     for x in leaves])  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------- checkpoints
+def test_checkpoint_round_trip_and_atomic_layout(tmp_path):
+    params = _params()
+    meta = {"network": NETWORK, "env_config": {"episode_length": 5}, "task": "Walk"}
+    first = checkpoints.save(tmp_path, 100, params, meta)
+    checkpoints.save(tmp_path, 200, _params(1), meta)
+    assert first.name == "step_000000000100"
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step_000000000100", "step_000000000200"]  # no temporary leftovers
+    loaded, loaded_meta = checkpoints.load(first)
+    assert loaded_meta["step"] == 100
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(loaded), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert checkpoints.resolve(tmp_path).name == "step_000000000200"
+
+
+def test_incomplete_checkpoints_are_ignored(tmp_path):
+    (tmp_path / "checkpoints" / ".tmp-abc").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "step_000000000300").mkdir()  # no files: not a checkpoint
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        checkpoints.resolve(tmp_path / "checkpoints" / "step_000000000300")
+    assert checkpoints.list_checkpoints(tmp_path)[-1].name == "step_000000000300"
+
+
+def test_corrupt_checkpoint_raises(tmp_path):
+    ckpt = checkpoints.save(tmp_path, 1, _params(), {"network": NETWORK, "env_config": {}})
+    (ckpt / checkpoints.PARAMS_FILE).write_bytes(b"not msgpack")
+    with pytest.raises(ValueError, match="corrupt checkpoint"):
+        checkpoints.load(ckpt)
+
+
+def test_policy_load_and_call(tmp_path):
+    checkpoints.save(tmp_path, 1, _params(), {"network": NETWORK, "env_config": {"a": 1}})
+    policy = policies.load(tmp_path)
+    action = policy(np.ones(5, np.float32))
+    assert action.shape == (2,) and action.dtype == np.float32
+    assert np.all(np.abs(action) <= 1.0)
+    np.testing.assert_array_equal(action, policy(np.ones(5)))  # deterministic
+    assert policy.env_config == {"a": 1}
+    with pytest.raises(ValueError, match="dimension 5"):
+        policy(np.ones(4))
+    with pytest.raises(FileNotFoundError):
+        policies.load(tmp_path / "missing")
+
+
+# --------------------------------------------------------------------------------------- presets
+def test_presets_resolve_and_reject_unknown_options():
+    cfg = ppo.resolve_preset("quick", num_timesteps=1000, env={"episode_length": 7})
+    assert cfg["ppo"]["num_timesteps"] == 1000 and cfg["env"]["episode_length"] == 7
+    assert ppo.PRESETS["quick"]["env"]["episode_length"] == 50  # presets are not mutated
+    assert cfg["env"]["action_mode"] == "cpg"
+    with pytest.raises(KeyError, match="valid: .*quick"):
+        ppo.resolve_preset("fast")
+    with pytest.raises(KeyError, match="unknown training option"):
+        ppo.resolve_preset("quick", learning_rat=1.0)
+    with pytest.raises(ValueError):
+        ppo.resolve_preset("quick", num_timesteps=0)
+    with pytest.raises(ValueError, match="cfg"):
+        ppo.train("unused", None)
+
+
+# ------------------------------------------------------------------------------ script bad input
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preset", "huge", "--out", "x"], "invalid choice"),
+        (["--out", "{tmp}/r", "--set", "speeed=3"], "valid options"),
+        (["--out", "{tmp}/r", "--set", "action_mode=legs"], "action_mode"),
+        (["--out", "{tmp}/r", "--set", "noequals"], "KEY=VALUE"),
+        (["--out", "{tmp}/r", "--steps", "0"], "must be >= 1"),
+        (["--out", "{tmp}/r", "--resume"], "cannot resume"),
+        (["--out", "{tmp}/r", "--resume", "--steps", "5"], "--resume"),
+    ],
+)
+def test_train_script_bad_inputs(tmp_path, args, message):
+    result = _run("train.py", *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_train_script_refuses_to_overwrite_a_run(tmp_path):
+    checkpoints.save(tmp_path, 1, _params(), {"network": NETWORK, "env_config": {}})
+    result = _run("train.py", "--out", str(tmp_path))
+    assert result.returncode != 0 and "--resume" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{tmp}/nothing"], "no checkpoint"),
+        (["{tmp}", "--out", "video.gif"], ".mp4"),
+        (["{tmp}", "--episodes", "0"], ">= 1"),
+    ],
+)
+def test_evaluate_script_bad_inputs(tmp_path, args, message):
+    result = _run("evaluate.py", *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+# ----------------------------------------------------------------------------------- end to end
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_train_checkpoint_evaluate_video_and_resume(tmp_path):
+    run = tmp_path / "run"
+    result = _run("train.py", "--preset", "smoke", "--out", str(run), timeout=1800)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((run / "config.json").read_text())
+    assert config["git_revision"] and config["train"]["preset"] == "smoke"
+    assert config["env_config"]["episode_length"] == 20
+    ckpts = [p.name for p in checkpoints.list_checkpoints(run)]
+    assert ckpts == ["step_000000000320", "step_000000000640"]
+    rows = _read_csv(run / "metrics.csv")
+    assert [float(r["step"]) for r in rows] == [0.0, 320.0, 640.0]
+
+    video = tmp_path / "eval.mp4"
+    result = _run("evaluate.py", str(run), "--out", str(video), "--episodes", "2", "--steps", "15")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mean forward speed" in result.stdout and "falls" in result.stdout
+    import imageio.v3 as iio
+
+    frames = iio.imread(video)
+    record = json.loads(video.with_suffix(".json").read_text())
+    assert frames.shape[0] == record["frames"] and frames.shape[1:] == (240, 320, 3)
+    # one frame per control step: 2 episodes x 15 steps unless an episode ended in a fall
+    assert frames.shape[0] == 30 if record["falls"] == 0 else frames.shape[0] < 30
+
+    # --resume continues from the last saved step: drop the final checkpoint and resume
+    import shutil
+
+    shutil.rmtree(run / "checkpoints" / "step_000000000640")
+    result = _run("train.py", "--resume", "--out", str(run), timeout=1800)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "steps 320 -> 640" in result.stdout
+    assert checkpoints.resolve(run).name == "step_000000000640"
+    rows = _read_csv(run / "metrics.csv")
+    assert [float(r["step"]) for r in rows][-2:] == [320.0, 640.0]
+
+
+@pytest.mark.slow
+def test_short_ppo_run_eval_reward_rises(tmp_path):
+    cfg = ppo.resolve_preset("quick", num_timesteps=30_720, checkpoint_every=10_240)
+    summary = ppo.train(tmp_path / "run", cfg)
+    rewards = [row["eval/episode_reward"] for row in summary["evals"]]
+    assert len(rewards) >= 3
+    assert max(rewards[1:]) > rewards[0] + 0.05 * abs(rewards[0]), rewards
