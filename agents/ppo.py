@@ -51,7 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "env": {"action_mode": "cpg", "episode_length": 50},
         "network": {"policy_hidden": (32, 32), "value_hidden": (64, 64), "init_noise_std": 0.5},
         "ppo": {
-            "num_timesteps": 61_440,
+            "num_timesteps": 40_960,
             "num_envs": 32,
             "batch_size": 32,
             "num_minibatches": 4,

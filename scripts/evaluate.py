@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, help="fixed command speed (mm/s)")
     parser.add_argument("--turn", type=float, help="fixed command turn rate (rad/s)")
     parser.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"))
+    parser.add_argument(
+        "--zero-action",
+        action="store_true",
+        help="baseline: send zero actions (the nominal CPG gait) instead of the policy's",
+    )
     args = parser.parse_args(argv)
     if args.episodes < 1 or (args.steps is not None and args.steps < 1):
         parser.error("--episodes and --steps must be >= 1")
@@ -75,18 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     fps = env.metadata["render_fps"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    speeds, path_mm, net_mm, falls, n_frames = [], 0.0, [], 0, 0
+    speeds, commands, turn_errors, path_mm, net_mm, falls, n_frames = [], [], [], 0.0, [], 0, 0
+    act = (lambda obs: np.zeros(policy.action_size, np.float32)) if args.zero_action else policy
     with imageio.get_writer(args.out, fps=fps, codec="libx264", macro_block_size=8) as writer:
         for episode in range(args.episodes):
             obs, info = env.reset(seed=args.seed + episode)
             start = prev = None
             while True:
-                obs, _, terminated, truncated, info = env.step(policy(obs))
+                obs, _, terminated, truncated, info = env.step(act(obs))
                 xy = np.array([info["x_mm"], info["y_mm"]])
                 start = xy if start is None else start
                 path_mm += 0.0 if prev is None else float(np.linalg.norm(xy - prev))
                 prev = xy
                 speeds.append(info["forward_speed_mm_s"])
+                commands.append(info["command_speed_mm_s"])
+                turn_errors.append(abs(info["turn_rate_rad_s"] - info["command_turn_rad_s"]))
                 lines = [
                     f"episode {episode}  step {len(speeds)}",
                     f"speed cmd {info['command_speed_mm_s']:5.1f}  "
@@ -106,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         "env_config": config,
         "git_revision": checkpoints.git_revision(),
         "frames": n_frames,
+        "policy": "zero action (nominal CPG)" if args.zero_action else "trained",
         "mean_forward_speed_mm_s": float(np.mean(speeds)),
+        "mean_command_speed_mm_s": float(np.mean(commands)),
+        "mean_abs_speed_error_mm_s": float(np.mean(np.abs(np.subtract(speeds, commands)))),
+        "mean_abs_turn_error_rad_s": float(np.mean(turn_errors)),
         "distance_walked_mm": path_mm,
         "net_displacement_mm": net_mm,
         "falls": falls,
@@ -115,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=2, default=list))
     print(
         f"mean forward speed {record['mean_forward_speed_mm_s']:.2f} mm/s, distance walked "
-        f"{path_mm:.1f} mm over {args.episodes} episode(s), falls {falls}; "
+        f"{path_mm:.1f} mm over {args.episodes} episode(s), falls {falls}; mean |speed - command| "
+        f"{record['mean_abs_speed_error_mm_s']:.2f} mm/s, |turn - command| "
+        f"{record['mean_abs_turn_error_rad_s']:.2f} rad/s; "
         f"video {args.out} ({n_frames} frames)"
     )
     return 0

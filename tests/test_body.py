@@ -186,6 +186,12 @@ def test_corrupt_mesh_names_file(assets_copy):
         fb.load()
 
 
+def test_corrupt_visual_mesh_names_file(assets_copy):
+    (assets_copy / "meshes" / "lf_tibia.stl").write_bytes(b"solid nonsense")
+    with pytest.raises(ValueError, match="lf_tibia"):
+        fb.load("reference")
+
+
 def test_corrupt_kinematics_names_file(assets_copy):
     (assets_copy / "single_steps_untethered.npz").write_bytes(b"not an npz")
     with pytest.raises(ValueError, match="single_steps_untethered.npz"):

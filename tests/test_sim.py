@@ -243,3 +243,15 @@ def test_c_fast_adhesion_gate_matches_shared_formula(cpu, model):
         np.testing.assert_array_equal(gate, cpu.readout(state).tarsus_force > 0)
         seen.add(tuple(gate))
     assert len(seen) > 2  # legs lift and land during the gait
+
+
+def test_reference_variant_runs_on_c_backend():
+    """NeuroMechFly's own settings (1e-4 s, mesh contacts) stand with adhesion for 20 ms."""
+    ref = fb.load("reference")
+    b = MujocoBackend(ref)
+    state = b.step(b.init(fb.neutral_qpos(ref)), fb.neutral_joint_angles(), np.ones(6), 200)
+    r = b.readout(state)
+    assert all(np.all(np.isfinite(x)) for x in r)
+    assert r.time_s == pytest.approx(0.02)
+    assert r.tarsus_force.sum() > 0 and r.body_contact == 0.0
+    assert state.warning[mujoco.mjtWarning.mjWARN_BADQACC].number == 0

@@ -37,8 +37,8 @@ class Layout:
         leg_qvel_adr: [42] qvel (dof) addresses of ``LEG_JOINTS``.
         leg_actuator_ids: [42] actuator ids, order ``LEG_JOINTS`` (equals arange(42)).
         free_qpos_adr: [] qpos address of the free joint (pos at +0..3, quat at +3..7).
-        free_qvel_adr: [] qvel address of the free joint (lin vel +0..3, ang vel +3..6, both
-            world frame in MuJoCo's convention for free joints... see ``flyenvs.sim``).
+        free_qvel_adr: [] qvel address of the free joint (MuJoCo's convention: linear velocity
+            in the world frame at +0..3, angular velocity in the body frame at +3..6).
         thorax_body_id: [] body id of the thorax.
         tarsus_body_ids: [6] body carrying each leg's tarsus tip (after static-segment fusion;
             ``LFTarsus1`` etc. in ``"train"``, ``LFTarsus5`` etc. in ``"reference"``).

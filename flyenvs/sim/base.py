@@ -56,7 +56,9 @@ class Backend(Protocol):
     """A physics backend for one fly model.
 
     ``init`` and ``step`` are pure on MJX (jit/vmap-able) and return a new state; the C MuJoCo
-    backend returns a new ``MjData`` each call too (callers never rely on in-place mutation).
+    backend's ``step`` advances the given ``MjData`` in place and returns it (a copy would cost
+    15 physics steps), so callers always write ``state = backend.step(state, ...)`` and use
+    ``MujocoBackend.copy_state`` for snapshots.
     """
 
     model: mujoco.MjModel

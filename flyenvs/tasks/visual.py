@@ -103,7 +103,7 @@ def build_config(defaults: dict[str, Any], overrides: dict[str, Any]) -> ConfigD
     return cfg
 
 
-def _check_range(cfg: ConfigDict, dotted: str, low_bound: float | None = None) -> None:
+def check_range(cfg: ConfigDict, dotted: str, low_bound: float | None = None) -> None:
     group, _, name = dotted.rpartition(".")
     value = cfg[group][name] if group else cfg[name]
     low, high = value
@@ -129,6 +129,13 @@ def validate_common(cfg: ConfigDict) -> None:
     for lum in (*v.ground_lum, v.sky_lum):
         if not 0.0 <= lum <= 1.0:
             raise ValueError(f"vision luminances must be in [0, 1], got {lum}")
+
+
+def check_scales(cfg: ConfigDict, terms: tuple[str, ...]) -> None:
+    """Raise ValueError if a reward term's scale ``cfg.reward.<term>`` is negative."""
+    for term in terms:
+        if not cfg.reward[term] >= 0:
+            raise ValueError(f"reward.{term} is a scale and must be >= 0, got {cfg.reward[term]}")
 
 
 def walk_config(cfg: ConfigDict) -> ConfigDict:
@@ -209,11 +216,7 @@ class VisualTask:
         self.observation_size = (
             2 * 42 + 3 * 3 + 2 * 6 + 2 + self.action_size + self.controller.n_features
         ) + VISION_SIZE
-        for term in self.REWARD_TERMS:
-            if config.reward[term] < 0:
-                raise ValueError(
-                    f"reward.{term} is a scale and must be >= 0, got {config.reward[term]}"
-                )
+        check_scales(config, self.REWARD_TERMS)
 
     # --------------------------------------------------------------------------- subclass API
     def _add_arena(self, root: mjcf.RootElement) -> None:

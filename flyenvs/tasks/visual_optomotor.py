@@ -74,9 +74,10 @@ def default_config(**overrides: Any) -> ConfigDict:
 
 def validate(cfg: ConfigDict) -> None:
     """Raise ValueError on task options out of their domain."""
+    visual.check_scales(cfg, REWARD_TERMS)
     g, r = cfg.grating, cfg.reward
-    visual._check_range(cfg, "grating.speed_rad_s", low_bound=0.0)
-    visual._check_range(cfg, "grating.z_mm")
+    visual.check_range(cfg, "grating.speed_rad_s", low_bound=0.0)
+    visual.check_range(cfg, "grating.z_mm")
     lo, hi = g.n_periods
     if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
         raise ValueError(f"grating.n_periods must be integers (low, high), 1 <= low <= high; "

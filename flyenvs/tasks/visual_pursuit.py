@@ -70,10 +70,11 @@ def default_config(**overrides: Any) -> ConfigDict:
 
 def validate(cfg: ConfigDict) -> None:
     """Raise ValueError on task options out of their domain."""
+    visual.check_scales(cfg, REWARD_TERMS)
     t, r = cfg.target, cfg.reward
-    visual._check_range(cfg, "target.speed_mm_s", low_bound=0.0)
-    visual._check_range(cfg, "target.turn_freq_hz", low_bound=0.0)
-    visual._check_range(cfg, "target.start_bearing_rad")
+    visual.check_range(cfg, "target.speed_mm_s", low_bound=0.0)
+    visual.check_range(cfg, "target.turn_freq_hz", low_bound=0.0)
+    visual.check_range(cfg, "target.start_bearing_rad")
     for name in ("radius_mm", "start_distance_mm", "follow_distance_mm", "lost_distance_mm"):
         if not t[name] > 0:
             raise ValueError(f"target.{name} must be > 0, got {t[name]}")

@@ -64,9 +64,10 @@ def default_config(**overrides: Any) -> ConfigDict:
 
 def validate(cfg: ConfigDict) -> None:
     """Raise ValueError on task options out of their domain."""
+    visual.check_scales(cfg, REWARD_TERMS)
     t = cfg.target
-    visual._check_range(cfg, "target.distance_mm", low_bound=0.0)
-    visual._check_range(cfg, "target.bearing_rad")
+    visual.check_range(cfg, "target.distance_mm", low_bound=0.0)
+    visual.check_range(cfg, "target.bearing_rad")
     for name in ("radius_mm", "half_height_mm", "success_radius_mm"):
         if not t[name] > 0:
             raise ValueError(f"target.{name} must be > 0, got {t[name]}")
