@@ -7,7 +7,7 @@ Example::
 Each figure is the median of ``--repeats`` timed runs after a warm-up (compilation excluded and
 reported separately). One control step = 20 ms of simulated time (20 physics steps of the
 ``train`` body). Brax PPO throughput is read from a training run's ``metrics.csv`` if
-``--run`` is given.
+``--run`` is given (its last epoch, training + evaluation).
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ def _ppo_from_run(run: Path) -> dict[str, float]:
         rows = list(csv.DictReader(f))
     if len(rows) < 3:
         raise SystemExit(f"{run}/metrics.csv needs >= 3 evaluations to time training")
-    # skip the first training epoch (it includes compilation)
-    steps = float(rows[-1]["step"]) - float(rows[1]["step"])
-    wall = float(rows[-1]["wall_s"]) - float(rows[1]["wall_s"])
+    # the last epoch only: earlier ones include compilation (the evaluation recompiles once)
+    steps = float(rows[-1]["step"]) - float(rows[-2]["step"])
+    wall = float(rows[-1]["wall_s"]) - float(rows[-2]["wall_s"])
     return {"ppo_env_steps_per_s_incl_eval": steps / wall, "ppo_run": str(run)}
 
 

@@ -4,7 +4,8 @@ Example::
 
     MUJOCO_GL=egl python scripts/evaluate.py runs/walk_quick --out outputs/walk_quick.mp4
 
-CHECKPOINT is a run directory (its latest checkpoint) or a checkpoint directory. The video shows
+CHECKPOINT is a run directory (its latest checkpoint) or a checkpoint directory; the environment
+is the checkpoint's task (``flyenvs/<task>-v0``) with its training config. The video shows
 the tracking camera with the commanded and achieved speed / turn rate drawn on every frame (one
 frame per control step). Prints the mean forward speed, distance walked and falls (episodes
 ending by termination). The resolved config and git revision are saved beside the video.
@@ -54,8 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.suffix.lower() != ".mp4":
         parser.error(f"--out must end with .mp4, got {args.out}")
 
+    import warnings
+
     import gymnasium as gym
     import imageio
+
+    # imageio-ffmpeg starts ffmpeg with subprocess (fork immediately followed by exec), which
+    # JAX's fork warning does not distinguish from an unsafe fork.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
 
     import flyenvs  # noqa: F401  (registers the ids)
     from agents import checkpoints, policies
@@ -75,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.turn is not None:
             command["fixed_turn_rad_s"] = args.turn
         config["command"] = command
-    env = gym.make(
-        "flyenvs/Walk-v0", render_mode="rgb_array", render_size=tuple(args.size), **config
-    )
+    env_id = f"flyenvs/{policy.meta.get('task', 'Walk')}-v0"
+    if env_id not in gym.registry:
+        parser.error(f"the checkpoint's environment {env_id} is not registered")
+    env = gym.make(env_id, render_mode="rgb_array", render_size=tuple(args.size), **config)
     fps = env.metadata["render_fps"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     speeds, commands, turn_errors, path_mm, net_mm, falls, n_frames = [], [], [], 0.0, [], 0, 0
@@ -93,14 +101,15 @@ def main(argv: list[str] | None = None) -> int:
                 path_mm += 0.0 if prev is None else float(np.linalg.norm(xy - prev))
                 prev = xy
                 speeds.append(info["forward_speed_mm_s"])
-                commands.append(info["command_speed_mm_s"])
-                turn_errors.append(abs(info["turn_rate_rad_s"] - info["command_turn_rad_s"]))
+                # tasks without a speed/turn command (visual tasks) report NaN here
+                cmd_speed = info.get("command_speed_mm_s", float("nan"))
+                cmd_turn = info.get("command_turn_rad_s", float("nan"))
+                commands.append(cmd_speed)
+                turn_errors.append(abs(info["turn_rate_rad_s"] - cmd_turn))
                 lines = [
                     f"episode {episode}  step {len(speeds)}",
-                    f"speed cmd {info['command_speed_mm_s']:5.1f}  "
-                    f"got {info['forward_speed_mm_s']:5.1f} mm/s",
-                    f"turn  cmd {info['command_turn_rad_s']:5.2f}  "
-                    f"got {info['turn_rate_rad_s']:5.2f} rad/s",
+                    f"speed cmd {cmd_speed:5.1f}  got {info['forward_speed_mm_s']:5.1f} mm/s",
+                    f"turn  cmd {cmd_turn:5.2f}  got {info['turn_rate_rad_s']:5.2f} rad/s",
                 ]
                 writer.append_data(_annotate(env.render(), lines))
                 n_frames += 1

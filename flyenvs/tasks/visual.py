@@ -104,6 +104,8 @@ def build_config(defaults: dict[str, Any], overrides: dict[str, Any]) -> ConfigD
 
 
 def check_range(cfg: ConfigDict, dotted: str, low_bound: float | None = None) -> None:
+    """Raise ValueError unless option ``dotted`` is a finite (low, high) with low <= high (and
+    low >= ``low_bound`` if given)."""
     group, _, name = dotted.rpartition(".")
     value = cfg[group][name] if group else cfg[name]
     low, high = value

@@ -16,7 +16,8 @@ Command: target forward speed (mm/s) and turn rate (rad/s, positive = counter-cl
 above, i.e. left), sampled uniformly per episode in ``command.speed_mm_s`` x
 ``command.turn_rad_s``, or fixed (``command.fixed=True``, values ``command.fixed_*``).
 
-Observation (float32, concatenated in this order; A = action size, F = controller features):
+Observation (float32, concatenated in this order; A = action size, F = controller features;
+non-finite entries become 0 and all are clipped to +- ``WalkTask.observation_bound``):
 
 =====================  =====  =========================================================
 entry                  size   meaning (units)
