@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 #: Root of the committed assets. ``FLYENVS_ASSETS`` overrides it (e.g. for a relocated install).
-ASSETS_DIR: Path = Path(os.environ.get("FLYENVS_ASSETS", Path(__file__).resolve().parents[1] / "assets"))
+ASSETS_DIR: Path = Path(
+    os.environ.get("FLYENVS_ASSETS", Path(__file__).resolve().parents[1] / "assets")
+)
 
 
 def asset_path(*parts: str) -> Path:

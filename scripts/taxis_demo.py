@@ -21,7 +21,7 @@ import imageio.v2 as imageio  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from flyenvs.gym.visual import register  # noqa: E402
+import flyenvs  # noqa: E402, F401  (registers the ids)
 from flyenvs.tasks import visual  # noqa: E402
 from flyenvs.tasks.visual_taxis import steer_to_darker_eye  # noqa: E402
 
@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.max_steps < 1:
         parser.error("--max-steps must be >= 1")
-    register()
     env = gym.make("flyenvs/VisualTaxis-v0", render_mode="rgb_array", episode_length=args.max_steps)
     policy = jax.jit(steer_to_darker_eye)
     obs, _ = env.reset(seed=args.seed)

@@ -15,14 +15,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import flyenvs  # noqa: F401
-from flyenvs.gym.visual import VISUAL_ENV_IDS, VisualFlyEnv, register
+from flyenvs.gym.visual import VISUAL_ENV_IDS, VisualFlyEnv
 from flyenvs.sim.mujoco_backend import MujocoBackend
 from flyenvs.tasks import driver, visual, visual_optomotor, visual_pursuit, visual_taxis
 from flyenvs.tasks.visual_optomotor import optomotor_signal
 from flyenvs.tasks.visual_taxis import steer_to_darker_eye
 from flyenvs.vision import ommatidia_directions
-
-register()
 
 IDS = sorted(VISUAL_ENV_IDS)
 SHORT = {"episode_length": 40}
@@ -38,7 +36,6 @@ def taxis_env():
 def test_ids_and_tasks_registered():
     assert set(VISUAL_ENV_IDS) <= set(gym.registry)
     assert {"VisualTaxis", "Optomotor", "Pursuit"} <= set(driver.TASKS)
-    register()  # idempotent
     assert IDS == ["flyenvs/Optomotor-v0", "flyenvs/Pursuit-v0", "flyenvs/VisualTaxis-v0"]
 
 

@@ -14,11 +14,8 @@ import numpy as np
 import pytest
 
 import flyenvs.brax
-from flyenvs.brax.visual import register
 from flyenvs.sim.mujoco_backend import MujocoBackend
 from flyenvs.tasks import driver, visual
-
-register()
 
 N_ENVS = 2
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 import pytest
 
 from agents import ppo
-from flyenvs.brax.visual import register
-
-register()
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 The edges are convolutional: every edge of a filter row (source type, target type, du, dv) carries
 the same weight, and connects the source neuron at column (u - du, v - dv) to the target at (u, v).
-Two exact forms are used, chosen by batch size (measurements in docs/perf_optic_lobe.md):
+Two exact forms are used, chosen by batch size (measurements in docs/performance.md):
 
 - Window form (batch <= ``WINDOW_MAX_BATCH``): the rectified voltages are laid out on a
   zero-padded [65 types, 31 + 2P, 31 + 2P] grid of axial columns (P = largest offset, 6; columns

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import gymnasium
 
-#: Gymnasium id -> task name in ``flyenvs.tasks.driver.TASKS``.
-ENV_IDS: dict[str, str] = {"flyenvs/Walk-v0": "Walk"}
+#: Gymnasium id -> (task name in ``flyenvs.tasks.driver.TASKS``, entry point).
+ENV_IDS: dict[str, tuple[str, str]] = {
+    "flyenvs/Walk-v0": ("Walk", "flyenvs.gym.env:FlyEnv"),
+    "flyenvs/VisualTaxis-v0": ("VisualTaxis", "flyenvs.gym.visual:VisualFlyEnv"),
+    "flyenvs/Optomotor-v0": ("Optomotor", "flyenvs.gym.visual:VisualFlyEnv"),
+    "flyenvs/Pursuit-v0": ("Pursuit", "flyenvs.gym.visual:VisualFlyEnv"),
+}
 
 
 def register_envs() -> None:
     """Register every id of :data:`ENV_IDS` (idempotent)."""
-    for env_id, task_name in ENV_IDS.items():
+    for env_id, (task_name, entry_point) in ENV_IDS.items():
         if env_id not in gymnasium.registry:
             gymnasium.register(
                 id=env_id,
-                entry_point="flyenvs.gym.env:FlyEnv",
+                entry_point=entry_point,
                 kwargs={"task_name": task_name},
                 disable_env_checker=False,
             )

@@ -5,29 +5,23 @@ registration.
 objects (mocap bodies moved to the task's current arena state) and, beside the tracking camera,
 the two eyes' readouts as hexagon maps (:func:`flyenvs.vision.hex_image`).
 
-:func:`register` adds the tasks to :data:`flyenvs.tasks.driver.TASKS` (so
-``flyenvs.brax.make("VisualTaxis")`` works too) and registers the Gymnasium ids of
-:data:`VISUAL_ENV_IDS`. It is idempotent; ``import flyenvs`` calls it.
+The tasks are listed in :data:`flyenvs.tasks.driver.TASKS` (so ``flyenvs.brax.make("VisualTaxis")``
+works) and their Gymnasium ids in :data:`flyenvs.gym.ENV_IDS`; ``import flyenvs`` registers them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import gymnasium
 import numpy as np
 
 from flyenvs.gym.env import RENDER_SIZE, FlyEnv
-from flyenvs.tasks import driver, visual, visual_optomotor, visual_pursuit, visual_taxis
+from flyenvs.tasks import visual
 
-#: task name -> (default_config, task class), added to ``driver.TASKS`` by :func:`register`.
-VISUAL_TASKS: dict[str, tuple[Any, type]] = {
-    "VisualTaxis": (visual_taxis.default_config, visual_taxis.TaxisTask),
-    "Optomotor": (visual_optomotor.default_config, visual_optomotor.OptomotorTask),
-    "Pursuit": (visual_pursuit.default_config, visual_pursuit.PursuitTask),
-}
+#: The visual tasks (names in ``flyenvs.tasks.driver.TASKS``).
+VISUAL_TASKS: tuple[str, ...] = ("VisualTaxis", "Optomotor", "Pursuit")
 
-#: Gymnasium id -> task name.
+#: Gymnasium id -> task name (registered by ``flyenvs.gym.register_envs``).
 VISUAL_ENV_IDS: dict[str, str] = {f"flyenvs/{name}-v0": name for name in VISUAL_TASKS}
 
 
@@ -56,7 +50,6 @@ class VisualFlyEnv(FlyEnv):
     ) -> None:
         if task_name not in VISUAL_TASKS:
             raise KeyError(f"unknown visual task {task_name!r}; valid: {sorted(VISUAL_TASKS)}")
-        register()
         super().__init__(task_name, render_mode, render_size, **config)
         self.render_vision = bool(render_vision)
         self._vision: np.ndarray | None = None
@@ -97,17 +90,3 @@ class VisualFlyEnv(FlyEnv):
         height = max(frame.shape[0], eyes.shape[0])
         pad = [np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))) for im in (frame, eyes)]
         return np.concatenate(pad, axis=1)
-
-
-def register() -> None:
-    """Add the visual tasks to ``driver.TASKS`` and register their Gymnasium ids (idempotent)."""
-    for name, entry in VISUAL_TASKS.items():
-        driver.TASKS.setdefault(name, entry)
-    for env_id, task_name in VISUAL_ENV_IDS.items():
-        if env_id not in gymnasium.registry:
-            gymnasium.register(
-                id=env_id,
-                entry_point="flyenvs.gym.visual:VisualFlyEnv",
-                kwargs={"task_name": task_name},
-                disable_env_checker=False,
-            )

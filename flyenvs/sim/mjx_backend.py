@@ -7,7 +7,7 @@ forward pass so that every readout refers to the final state, exactly as the C M
 Shapes are checked at trace time; values are not (NaN cannot raise inside ``jit``): ``adhesion``
 is clipped to [0, 1] and ``ctrl`` to the actuator ranges, as MuJoCo does for ``ctrl``.
 
-Compile times on CPU: see docs/perf_physics.md. If XLA's fusion pass is slow on a larger model,
+Compile times on CPU: see docs/performance.md. If XLA's fusion pass is slow on a larger model,
 ``XLA_FLAGS=--xla_disable_hlo_passes=fusion`` is the known workaround (not needed for ``"train"``).
 """
 

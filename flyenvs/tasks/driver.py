@@ -18,11 +18,14 @@ from typing import Any
 import jax
 
 from flyenvs import body
-from flyenvs.tasks import walk
+from flyenvs.tasks import visual_optomotor, visual_pursuit, visual_taxis, walk
 
 #: name -> (default_config(**overrides), task class taking (model, config)).
 TASKS: dict[str, tuple[Callable[..., Any], type]] = {
     "Walk": (walk.default_config, walk.WalkTask),
+    "VisualTaxis": (visual_taxis.default_config, visual_taxis.TaxisTask),
+    "Optomotor": (visual_optomotor.default_config, visual_optomotor.OptomotorTask),
+    "Pursuit": (visual_pursuit.default_config, visual_pursuit.PursuitTask),
 }
 
 
