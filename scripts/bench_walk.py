@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--steps and --repeats must be >= 1")
 
     results: dict[str, float | str] = {}
-    for mode in ("cpg", "joints"):
+    for mode in ("cpg", "joints", "vnc"):
         results[f"gym_{mode}_steps_per_s"] = _gym_steps_per_s(mode, args.steps, args.repeats)
     for n in args.mjx_envs:
         rate, compile_s = _mjx_steps_per_s(n, max(10, args.steps // 10), args.repeats)

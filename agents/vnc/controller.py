@@ -11,8 +11,8 @@ of ``reset``/``step``, so they can be trained end to end.
 Action (default network) [6] in [-1, 1], ``LEGS`` order (LF, LM, LH, RF, RM, RH): the DNg100
 drive of each leg's neuromere, ``drive_i = drive_center + drive_gain * a_i`` (default 225 +- 25,
 i.e. 200 to 250; the Pugliese et al. stimulus is 250, the network has no rhythm below ~190, and
-above 250 the stance side dominates and the fly often flips). A zero action walks slowly
-forward with the tripod; a weaker drive on one side turns the fly towards that side.
+above 250 the gait breaks down: backwards at 275, flips at 300). A zero action walks forward at
+~3 mm/s with the tripod; a weaker drive on one side turns the fly towards that side (docs/vnc.md).
 
 Adhesion [6]: on (1) where the leg's mean normalised motor command ``u`` (+1 swing, -1 stance)
 is below ``adhesion_threshold`` (default -0.3, i.e. firmly in stance), else 0.

@@ -10,7 +10,10 @@ Adding a mode (e.g. the connectome VNC of a later issue) means one class with th
 members (``action_low``/``action_high``, ``default_params``, ``init``, ``schedule``,
 ``features``) and one branch in ``WalkTask.__init__`` (plus its name in
 ``walk.ACTION_MODES``); the VNC's network state goes in the state
-returned by ``init``/``schedule`` and its weights in ``params``.
+returned by ``init``/``schedule`` and its weights in ``params``. A mode living in a package that
+flyenvs must not import registers instead an entry point of group ``flyenvs.action_modes``
+(``name = "module:factory"``, ``factory(model, config) -> Controller``), as ``agents`` does for
+``"vnc"`` (see ``walk.plugin_action_modes``).
 """
 
 from __future__ import annotations

@@ -58,6 +58,7 @@ control steps.
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Any
 
 import jax
@@ -74,6 +75,21 @@ from flyenvs.tasks import cpg, rewards
 from flyenvs.tasks.controllers import CPGController, JointController
 
 ACTION_MODES: tuple[str, ...] = ("joints", "cpg")
+#: Entry-point group of action modes added by other packages (``name = "module:factory"``,
+#: ``factory(model, config) -> Controller``), e.g. agents' connectome ``"vnc"``.
+ACTION_MODE_GROUP: str = "flyenvs.action_modes"
+
+
+def plugin_action_modes() -> dict[str, importlib.metadata.EntryPoint]:
+    """Installed extra action modes: name -> entry point of group :data:`ACTION_MODE_GROUP`."""
+    eps = importlib.metadata.entry_points(group=ACTION_MODE_GROUP)
+    return {ep.name: ep for ep in eps if ep.name not in ACTION_MODES}
+
+
+def available_action_modes() -> tuple[str, ...]:
+    """Built-in modes, then the installed entry-point modes (sorted)."""
+    return ACTION_MODES + tuple(sorted(plugin_action_modes()))
+
 
 _DEFAULTS: dict[str, Any] = {
     "body_variant": "train",
@@ -130,8 +146,11 @@ def default_config(**overrides: Any) -> ConfigDict:
 
 def validate(cfg: ConfigDict) -> None:
     """Raise ValueError on option values out of their domain."""
-    if cfg.action_mode not in ACTION_MODES:
-        raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {cfg.action_mode!r}")
+    if cfg.action_mode not in ACTION_MODES and cfg.action_mode not in plugin_action_modes():
+        raise ValueError(
+            f"action_mode must be one of {available_action_modes()} (extra modes come from "
+            f"installed {ACTION_MODE_GROUP!r} entry points), got {cfg.action_mode!r}"
+        )
     for name in ("control_dt_s", "contact_force_threshold"):
         if not cfg[name] > 0:
             raise ValueError(f"{name} must be > 0, got {cfg[name]}")
@@ -202,8 +221,10 @@ class WalkTask:
         if config.action_mode == "cpg":
             table = cpg.body_step_table()
             self.controller = CPGController(table, config.cpg, self.n_inner, inner_dt_s)
-        else:
+        elif config.action_mode == "joints":
             self.controller = JointController(joint_range, self.n_inner)
+        else:
+            self.controller = plugin_action_modes()[config.action_mode].load()(model, config)
         self.action_size = int(self.controller.action_low.shape[0])
         self.observation_size = 2 * 42 + 3 * 3 + 2 * 6 + 2 + 2 + self.action_size
         self.observation_size += self.controller.n_features
