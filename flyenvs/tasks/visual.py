@@ -264,22 +264,7 @@ class VisualTask:
 
     def observe(self, readout: Readout, info: dict) -> jax.Array:
         """Observation [observation_size] (see the module table)."""
-        force = jnp.asarray(readout.tarsus_force, jnp.float32)
-        parts = [
-            readout.joint_pos_rad,
-            readout.joint_vel_rad_s,
-            readout.body_linvel_mm_s,
-            readout.body_angvel_rad_s,
-            readout.gravity_body,
-            (force > self.config.contact_force_threshold).astype(jnp.float32),
-            jnp.log1p(jnp.maximum(force, 0.0)),
-            info["filtered_velocity"],
-            info["prev_action"],
-            self.controller.features(info["controller"]),
-        ]
-        obs = jnp.concatenate([jnp.asarray(p, jnp.float32).reshape(-1) for p in parts])
-        bound = self.observation_bound
-        obs = jnp.clip(jnp.nan_to_num(obs, nan=0.0, posinf=bound, neginf=-bound), -bound, bound)
+        obs = self.walk.proprioception(readout, info, with_command=False)
         return jnp.concatenate([obs, self.vision(readout, info).reshape(-1)])
 
     def transition(self, readout: Readout, info: dict, action: jax.Array) -> dict:

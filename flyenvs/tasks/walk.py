@@ -275,6 +275,11 @@ class WalkTask:
 
     def observe(self, readout: Readout, info: dict) -> jax.Array:
         """Observation [observation_size] (see the module table)."""
+        return self.proprioception(readout, info, with_command=True)
+
+    def proprioception(self, readout: Readout, info: dict, with_command: bool) -> jax.Array:
+        """The module table's entries in order (``command`` only if ``with_command``), float32,
+        NaN-free and clipped to +- ``observation_bound``; other tasks reuse it."""
         force = jnp.asarray(readout.tarsus_force, jnp.float32)
         parts = [
             readout.joint_pos_rad,
@@ -284,7 +289,7 @@ class WalkTask:
             readout.gravity_body,
             (force > self.config.contact_force_threshold).astype(jnp.float32),
             jnp.log1p(jnp.maximum(force, 0.0)),
-            info["command"],
+            *([info["command"]] if with_command else []),
             info["filtered_velocity"],
             info["prev_action"],
             self.controller.features(info["controller"]),
