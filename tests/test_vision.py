@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from reference_wheels import UNZIPPED
 
 from flyenvs.vision import (
     N_OMMATIDIA,
@@ -34,7 +34,7 @@ from flyenvs.vision import (
 from flyenvs.vision.lattice import ray_offsets
 from flyenvs.vision.mujoco_scene import PANORAMA, multiray, scene_to_spec
 
-FLYVIS_HEX_UTILS = Path("/work/wheels/x/flyvis-1.2.0-py3-none-any/flyvis/utils/hex_utils.py")
+FLYVIS_HEX_UTILS = UNZIPPED / "flyvis-1.2.0-py3-none-any" / "flyvis" / "utils" / "hex_utils.py"
 EYE_POS = np.array([[0.3, 0.2, 1.0], [0.3, -0.2, 1.0]])
 EYE_XMAT = np.stack([np.eye(3), np.eye(3)])
 render = jax.jit(render_eyes)

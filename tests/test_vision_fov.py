@@ -9,14 +9,13 @@ direction in the camera frame; the left camera looks 27 deg anterior of lateral 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from reference_wheels import UNZIPPED
 
 from flyenvs.vision import ommatidia_directions
 
-FLYGYM = Path("/work/wheels/x/flygym-1.2.1-py3-none-any/flygym")
+FLYGYM = UNZIPPED / "flygym-1.2.1-py3-none-any" / "flygym"
 
 
 def flygym_left_directions() -> np.ndarray:

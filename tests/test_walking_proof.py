@@ -82,7 +82,7 @@ def test_walk_demo_rejects_bad_output(tmp_path):
     assert proc.returncode != 0 and ".mp4" in proc.stderr
 
 
-WHEELS = Path("/work/wheels")
+from reference_wheels import WHEELS  # noqa: E402
 
 
 def test_import_assets_reproduces_committed_assets(tmp_path):
