@@ -10,8 +10,9 @@ The ensemble is written as one compressed ``flyvis_ensemble_1.2.0.npz``: ``param
 :mod:`agents.optic_lobe.connectome` (which this script checks is flycns's order, pair by pair and
 filter row by filter row, including the synapse counts).
 
-    python scripts/import_connectome.py --flyvis ~/.cache/flyenvs/wheels/x/flyvis-1.2.0-py3-none-any \
-        --flycns ~/.cache/flyenvs/wheels/x/flycns-0.7.0-py3-none-any
+    python scripts/fetch_reference_wheels.py        # into ~/.cache/flyenvs/wheels (W below)
+    python scripts/import_connectome.py --flyvis W/x/flyvis-1.2.0-py3-none-any \
+        --flycns W/x/flycns-0.7.0-py3-none-any
 """
 
 from __future__ import annotations
