@@ -230,7 +230,7 @@ def main() -> None:
     print(header)
     for r in [*rows, flygym]:
         comp = f"{r['compile_s']:9.1f}" if "compile_s" in r else " " * 9
-        print(f"{r['variant']:22s} {r['method']:15s} {r['timestep_s']:7.0e} "
+        print(f"{r['variant']:22s} {r['method']:15s} {r['timestep_s']:7.1e} "
               f"{r['steps_per_s']:10.0f} {r['us_per_step']:9.1f} {r['realtime_factor']:10.2f} "
               f"{comp}")  # fmt: skip
     if args.json:

@@ -26,7 +26,7 @@ def reference() -> mujoco.MjModel:
 def test_train_sizes_and_options(train):
     assert (train.nq, train.nv, train.nu) == (49, 48, 42)  # free joint + 42 leg hinges
     assert train.njnt == 43
-    assert train.opt.timestep == C.TRAIN_TIMESTEP_S == 5e-4
+    assert train.opt.timestep == C.TRAIN_TIMESTEP_S == 2.5e-4
     assert train.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     names = [train.actuator(i).name for i in range(train.nu)]
     assert names == [f"actuator_{j}" for j in C.LEG_JOINTS]

@@ -50,14 +50,15 @@ def mjx_fns(model):
 
 def test_readout_fields_c(cpu, model):
     state = cpu.init(fb.neutral_qpos(model))
-    state = cpu.step(state, fb.neutral_joint_angles(), np.ones(6), 50)
+    n = int(round(0.2 / model.opt.timestep))  # 0.2 s: every tarsus has landed (~0.16 s)
+    state = cpu.step(state, fb.neutral_joint_angles(), np.ones(6), n)
     r = cpu.readout(state)
     assert set(Readout._fields) == set(SHAPES)
     for name, shape in SHAPES.items():
         value = getattr(r, name)
         assert isinstance(value, np.ndarray) and value.shape == shape, name
         assert np.all(np.isfinite(value)), name
-    assert r.time_s == pytest.approx(50 * model.opt.timestep)
+    assert r.time_s == pytest.approx(n * model.opt.timestep)
     np.testing.assert_allclose(r.gravity_body, [0, 0, -1], atol=0.05)
     np.testing.assert_allclose(np.linalg.norm(r.body_quat), 1.0)
     np.testing.assert_allclose(r.joint_pos_rad, fb.neutral_joint_angles(), atol=0.1)
@@ -131,7 +132,8 @@ def test_adhesion_presses_tarsi_on_floor(cpu, model):
     forces = []
     for adh in (0.0, 1.0):
         state = cpu.init(fb.neutral_qpos(model))
-        state = cpu.step(state, fb.neutral_joint_angles(), np.full(6, adh), 300)
+        n = int(round(0.2 / model.opt.timestep))  # 0.2 s: every tarsus has landed (~0.16 s)
+        state = cpu.step(state, fb.neutral_joint_angles(), np.full(6, adh), n)
         forces.append(cpu.readout(state).tarsus_force.sum())
     weight_un = model.body_subtreemass[1] * 9810.0
     assert forces[0] == pytest.approx(weight_un, rel=0.05)
@@ -160,12 +162,10 @@ def _random_rollout(cpu, model, seed: int, duration_s: float) -> tuple[bool, flo
     return True, worst
 
 
-#: Deepest penetration tolerated under random actions (mm; measured 0.58 median, 0.66 max over
-#: 5 seeds x 10 s at 5e-4 s). The issue's 0.05 mm is met when standing and walking
-#: (test_body.py, test_walking_proof.py) but not under full-range random targets, which slam
-#: legs into the floor at several hundred rad/s (at 2e-4 s still 0.36 mm; NeuroMechFly itself
-#: at 1e-4 s goes unstable under them); see docs/body.md.
-RANDOM_PENETRATION_BOUND_MM = 1.0
+#: The issue's bound on ground penetration under random actions (mm). Measured on the train
+#: body (2.5e-4 s, damped legs, recorded-range targets): 0.034 median / 0.042 max over seeds
+#: 100-119 x 10 s; docs/body.md has the sweep that chose these settings.
+RANDOM_PENETRATION_BOUND_MM = 0.05
 
 
 @pytest.mark.parametrize("seed", [0, 1])

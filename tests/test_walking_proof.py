@@ -19,7 +19,7 @@ from flyenvs.sim import MjxBackend, MujocoBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_FORWARD_MM = 5.0
-N_SUB = 4  # control every 2 ms (4 physics steps of 0.5 ms)
+N_SUB = 8  # control every 2 ms (8 physics steps of 0.25 ms)
 SETTLE_S = 0.1
 
 

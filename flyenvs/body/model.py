@@ -28,6 +28,7 @@ from dm_control import mjcf
 from flyenvs._paths import asset_path
 from flyenvs.body import constants as C
 from flyenvs.body.kinematics import single_steps
+from flyenvs.body.layout import neutral_joint_angles
 
 MJCF_FILE = ("neuromechfly", "neuromechfly.xml")
 VARIANTS: tuple[str, ...] = ("train", "reference")
@@ -52,8 +53,10 @@ TRAIN_SOLREF = (2 * C.TRAIN_TIMESTEP_S, 1.0)
 TRAIN_SOLIMP = (0.97, 0.995, 1e-3, 0.5, 2.0)
 
 
-#: Margin (rad) added on both sides of the recorded walking range to form actuator ctrlranges.
-CTRL_MARGIN_RAD = 0.5
+#: Actuator ctrlranges: the recorded walking range of each joint scaled about the neutral pose by
+#: this factor (1 = exactly the recorded range; wider ranges let random targets slam the tarsi
+#: into the floor faster, see docs/body.md).
+CTRL_RANGE_SCALE = 1.0
 #: Radius (mm) of the tarsus-tip contact sphere.
 TIP_RADIUS_MM = 0.02
 
@@ -77,11 +80,13 @@ def _mesh_vertices(root: mjcf.RootElement, segment: str, xml_dir: Path) -> np.nd
 
 
 def _ctrl_ranges() -> np.ndarray:
-    """[42, 2] actuator ctrlrange: recorded walking range +- CTRL_MARGIN_RAD, within [-pi, pi]."""
+    """[42, 2] actuator ctrlrange (rad): the recorded walking range scaled by CTRL_RANGE_SCALE
+    about the neutral pose, within [-pi, pi]."""
     angles = single_steps().joint_angles_rad
-    lo = np.maximum(angles.min(0) - CTRL_MARGIN_RAD, -np.pi)
-    hi = np.minimum(angles.max(0) + CTRL_MARGIN_RAD, np.pi)
-    return np.stack([lo, hi], axis=1)
+    neutral = neutral_joint_angles()
+    lo = neutral + CTRL_RANGE_SCALE * (angles.min(0) - neutral)
+    hi = neutral + CTRL_RANGE_SCALE * (angles.max(0) - neutral)
+    return np.stack([np.maximum(lo, -np.pi), np.minimum(hi, np.pi)], axis=1)
 
 
 def _load_root(xml_path: Path) -> mjcf.RootElement:
@@ -126,6 +131,7 @@ def build_mjcf(variant: str = "train") -> mjcf.RootElement:
             joint.stiffness, joint.damping = _NMF_JOINT_STIFFNESS, _NMF_JOINT_DAMPING
             if train:
                 joint.armature = C.TRAIN_ARMATURE
+                joint.damping = C.TRAIN_JOINT_DAMPING
         elif train:
             joint.remove()  # weld: the segment becomes static and is fused into its parent
         elif "Tarsus" in joint.name:
@@ -138,6 +144,7 @@ def build_mjcf(variant: str = "train") -> mjcf.RootElement:
     thorax.add("freejoint", name=C.FREE_JOINT)
 
     # --- actuators ------------------------------------------------------------------------
+    force_limit = C.TRAIN_ACTUATOR_FORCE_LIMIT if train else C.ACTUATOR_FORCE_LIMIT
     for name, (lo, hi) in zip(C.LEG_JOINTS, _ctrl_ranges(), strict=True):
         root.actuator.add(
             "position",
@@ -145,7 +152,7 @@ def build_mjcf(variant: str = "train") -> mjcf.RootElement:
             joint=name,
             kp=C.ACTUATOR_KP,
             ctrlrange=[lo, hi],
-            forcerange=[-C.ACTUATOR_FORCE_LIMIT, C.ACTUATOR_FORCE_LIMIT],
+            forcerange=[-force_limit, force_limit],
             forcelimited=True,
         )
 

@@ -103,9 +103,9 @@ _DEFAULTS: dict[str, Any] = {
     "contact_force_threshold": 1.0,
     "command": {
         "fixed": False,
-        "speed_mm_s": (5.0, 18.0),
+        "speed_mm_s": (3.0, 9.0),  # what the train body's cpg gait reaches (docs/walk.md)
         "turn_rad_s": (-1.5, 1.5),
-        "fixed_speed_mm_s": 12.0,
+        "fixed_speed_mm_s": 7.0,
         "fixed_turn_rad_s": 0.0,
     },
     "cpg": {
@@ -125,8 +125,8 @@ _DEFAULTS: dict[str, Any] = {
         "upright": 0.2,
         "energy": 0.05,
         "action_rate": 0.1,
-        "speed_tolerance_mm_s": 2.0,
-        "speed_margin_mm_s": 10.0,
+        "speed_tolerance_mm_s": 0.5,
+        "speed_margin_mm_s": 4.0,
         "turn_tolerance_rad_s": 0.5,
         "turn_margin_rad_s": 2.0,
         "energy_scale_rad_s": 50.0,
@@ -207,7 +207,7 @@ class WalkTask:
         self.n_substeps = int(round(n_substeps))
         self.n_inner = int(config.n_inner)
         lay = body.layout(model)
-        # joint targets span the actuators' control ranges (recorded walking range + margin)
+        # joint targets span the actuators' control ranges (the recorded walking range)
         joint_range = model.actuator_ctrlrange[lay.leg_actuator_ids].astype(np.float32)
         self._qpos_adr = jnp.asarray(lay.leg_qpos_adr)
         self._free_adr = int(lay.free_qpos_adr)
