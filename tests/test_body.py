@@ -51,6 +51,24 @@ def test_train_collides_only_through_primitive_pairs(train):
         assert train.geom_type[g1 if g2 == floor else g2] in primitives
 
 
+def test_leg_dynamics_train_damped_reference_as_flygym(train, reference):
+    """train: damped, force-limited legs (docs/body.md); reference: flygym 1.2.1's values."""
+    lay_t, lay_r = fb.layout(train), fb.layout(reference)
+    dof_t = train.jnt_dofadr[[train.joint(j).id for j in C.LEG_JOINTS]]
+    dof_r = reference.jnt_dofadr[[reference.joint(j).id for j in C.LEG_JOINTS]]
+    np.testing.assert_array_equal(train.dof_damping[dof_t], C.TRAIN_JOINT_DAMPING)
+    np.testing.assert_array_equal(reference.dof_damping[dof_r], 0.06)
+    np.testing.assert_array_equal(
+        train.actuator_forcerange[lay_t.leg_actuator_ids],
+        np.tile([-C.TRAIN_ACTUATOR_FORCE_LIMIT, C.TRAIN_ACTUATOR_FORCE_LIMIT], (42, 1)),
+    )
+    np.testing.assert_array_equal(
+        reference.actuator_forcerange[lay_r.leg_actuator_ids],
+        np.tile([-C.ACTUATOR_FORCE_LIMIT, C.ACTUATOR_FORCE_LIMIT], (42, 1)),
+    )
+    assert C.TRAIN_ACTUATOR_FORCE_LIMIT / C.TRAIN_JOINT_DAMPING == pytest.approx(25.0)
+
+
 def test_joint_axes_match_neuromechfly(train, reference):
     # NeuroMechFly (seqik, ypr order): yaw about x, pitch about y, roll about z.
     expected = {"Coxa_yaw": [1, 0, 0], "Coxa": [0, 1, 0], "Coxa_roll": [0, 0, 1],
