@@ -73,6 +73,8 @@ SHARED_WALK_KEYS: tuple[str, ...] = (
     "cpg",
     "termination",
 )
+#: Walk's reward options that every visual task shares (the energy and action-rate terms).
+SHARED_WALK_REWARD_KEYS: tuple[str, ...] = ("energy", "action_rate", "energy_scale_rad_s")
 
 #: Options of the eyes and of the arena's background, shared by every visual task.
 VISION_DEFAULTS: dict[str, Any] = {
@@ -88,11 +90,14 @@ VISION_DEFAULTS: dict[str, Any] = {
 
 def visual_defaults(task_defaults: dict[str, Any]) -> dict[str, Any]:
     """Default option tree of a visual task: the shared Walk options, ``vision``, then the
-    task's own groups (``task_defaults``, which must include ``reward``)."""
+    task's own groups (``task_defaults``, which must include ``reward``); the task's reward
+    group starts from Walk's ``SHARED_WALK_REWARD_KEYS``."""
     base = walk.default_config().to_dict()
     tree = {key: base[key] for key in SHARED_WALK_KEYS}
     tree["vision"] = dict(VISION_DEFAULTS)
     tree.update(task_defaults)
+    shared_reward = {key: base["reward"][key] for key in SHARED_WALK_REWARD_KEYS}
+    tree["reward"] = {**shared_reward, **task_defaults["reward"]}
     return tree
 
 
@@ -131,6 +136,10 @@ def validate_common(cfg: ConfigDict) -> None:
     for lum in (*v.ground_lum, v.sky_lum):
         if not 0.0 <= lum <= 1.0:
             raise ValueError(f"vision luminances must be in [0, 1], got {lum}")
+    if not cfg.reward.energy_scale_rad_s > 0:
+        raise ValueError(
+            f"reward.energy_scale_rad_s must be > 0, got {cfg.reward.energy_scale_rad_s}"
+        )
 
 
 def check_scales(cfg: ConfigDict, terms: tuple[str, ...]) -> None:

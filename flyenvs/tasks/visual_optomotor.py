@@ -55,12 +55,9 @@ _TASK_DEFAULTS: dict[str, Any] = {
     },
     "reward": {
         "turn": 1.0,
-        "energy": 0.05,
-        "action_rate": 0.1,
         "gain": 1.0,
         "turn_tolerance_rad_s": 0.3,
         "turn_margin_rad_s": 1.0,
-        "energy_scale_rad_s": 50.0,
     },
 }
 
@@ -88,7 +85,7 @@ def validate(cfg: ConfigDict) -> None:
         raise ValueError(f"grating.lum must be in [0, 1], got {tuple(g.lum)}")
     if not g.radius_mm > 0:
         raise ValueError(f"grating.radius_mm must be > 0, got {g.radius_mm}")
-    for name in ("turn_tolerance_rad_s", "turn_margin_rad_s", "energy_scale_rad_s"):
+    for name in ("turn_tolerance_rad_s", "turn_margin_rad_s"):
         if not r[name] > 0:
             raise ValueError(f"reward.{name} must be > 0, got {r[name]}")
 

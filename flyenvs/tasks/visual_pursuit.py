@@ -52,11 +52,8 @@ _TASK_DEFAULTS: dict[str, Any] = {
     },
     "reward": {
         "follow": 1.0,
-        "energy": 0.05,
-        "action_rate": 0.1,
         "follow_tolerance_mm": 1.5,
         "follow_margin_mm": 6.0,
-        "energy_scale_rad_s": 50.0,
     },
 }
 
@@ -87,7 +84,7 @@ def validate(cfg: ConfigDict) -> None:
             f"target.lost_distance_mm = {t.lost_distance_mm} must exceed the start and follow "
             "distances"
         )
-    for name in ("follow_tolerance_mm", "follow_margin_mm", "energy_scale_rad_s"):
+    for name in ("follow_tolerance_mm", "follow_margin_mm"):
         if not r[name] > 0:
             raise ValueError(f"reward.{name} must be > 0, got {r[name]}")
 

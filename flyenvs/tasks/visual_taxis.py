@@ -47,10 +47,7 @@ _TASK_DEFAULTS: dict[str, Any] = {
     "reward": {
         "approach": 1.0,
         "success": 10.0,
-        "energy": 0.05,
-        "action_rate": 0.1,
         "approach_speed_mm_s": 10.0,
-        "energy_scale_rad_s": 50.0,
     },
 }
 
@@ -78,9 +75,10 @@ def validate(cfg: ConfigDict) -> None:
             f"target.distance_mm {tuple(t.distance_mm)} must start beyond "
             f"target.success_radius_mm = {t.success_radius_mm}"
         )
-    for name in ("approach_speed_mm_s", "energy_scale_rad_s"):
-        if not cfg.reward[name] > 0:
-            raise ValueError(f"reward.{name} must be > 0, got {cfg.reward[name]}")
+    if not cfg.reward.approach_speed_mm_s > 0:
+        raise ValueError(
+            f"reward.approach_speed_mm_s must be > 0, got {cfg.reward.approach_speed_mm_s}"
+        )
 
 
 class TaxisTask(visual.VisualTask):
