@@ -128,10 +128,10 @@ def build_mjcf(variant: str = "train") -> mjcf.RootElement:
     leg_joints = set(C.LEG_JOINTS)
     for joint in root.find_all("joint"):
         if joint.name in leg_joints:
-            joint.stiffness, joint.damping = _NMF_JOINT_STIFFNESS, _NMF_JOINT_DAMPING
+            joint.stiffness = _NMF_JOINT_STIFFNESS
+            joint.damping = C.TRAIN_JOINT_DAMPING if train else _NMF_JOINT_DAMPING
             if train:
                 joint.armature = C.TRAIN_ARMATURE
-                joint.damping = C.TRAIN_JOINT_DAMPING
         elif train:
             joint.remove()  # weld: the segment becomes static and is fused into its parent
         elif "Tarsus" in joint.name:
