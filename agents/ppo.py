@@ -194,7 +194,8 @@ def train(
     env = flyenvs.brax.make(cfg["task"], **cfg["env"])
     network = {
         **cfg["network"],
-        "observation_size": env.observation_size,
+        "observation_size": env.task.observation_size,
+        "observation_entries": [[k, list(v.shape)] for k, v in env.task.observation_spec.items()],
         "action_size": env.action_size,
         "normalize_observations": cfg["ppo"]["normalize_observations"],
     }

@@ -28,9 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 from jax.experimental import sparse as jsparse
 
-import agents.optic_lobe as ol
-from agents.optic_lobe import network as olnet
-from agents.optic_lobe import sparse as olsparse
+import flyenvs.connectome.optic_lobe as ol
+from flyenvs.connectome.optic_lobe import network as olnet
+from flyenvs.connectome.optic_lobe import sparse as olsparse
 
 #: flyvis (PyTorch, CPU) per-step time at batch 1 on this machine, from the issue.
 FLYVIS_MS = (65.0, 93.0)

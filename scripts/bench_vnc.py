@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import agents.vnc as vnc
+import flyenvs.connectome.vnc as vnc
 
 
 def bench(net: vnc.VNCNetwork, batch: int, n_steps: int, repeats: int, dt_s: float) -> dict:

@@ -28,7 +28,7 @@ def _gym_steps_per_s(mode: str, n_steps: int, repeats: int) -> float:
 
     import flyenvs  # noqa: F401
 
-    env = gym.make("flyenvs/Walk-v0", action_mode=mode, episode_length=10**6)
+    env = gym.make("flyenvs/Walk-v1", action_mode=mode, episode_length=10**6)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     env.step(np.zeros(env.action_space.shape, np.float32))  # jit warm-up

@@ -5,7 +5,7 @@ Example::
     MUJOCO_GL=egl python scripts/evaluate.py runs/walk_quick --out outputs/walk_quick.mp4
 
 CHECKPOINT is a run directory (its latest checkpoint) or a checkpoint directory; the environment
-is the checkpoint's task (``flyenvs/<task>-v0``) with its training config. The video shows
+is the checkpoint's task (``flyenvs/<task>-v<version>``) with its training config. The video shows
 the tracking camera with the commanded and achieved speed / turn rate drawn on every frame (one
 frame per control step). Prints the mean forward speed, distance walked and falls (episodes
 ending by termination). The resolved config and git revision are saved beside the video.
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.turn is not None:
             command["fixed_turn_rad_s"] = args.turn
         config["command"] = command
-    env_id = f"flyenvs/{policy.meta.get('task', 'Walk')}-v0"
+    env_id = policy.gym_id
     if env_id not in gym.registry:
         parser.error(f"the checkpoint's environment {env_id} is not registered")
     env = gym.make(env_id, render_mode="rgb_array", render_size=tuple(args.size), **config)

@@ -7,8 +7,8 @@ Sources (both MIT, unzipped wheels from PyPI; nothing is downloaded here):
 
 The ensemble is written as one compressed ``flyvis_ensemble_1.2.0.npz``: ``params`` float32
 [50, 734] = (65 resting potentials | 65 time constants in s | 604 pair strengths), in the order of
-:mod:`agents.optic_lobe.connectome` (which this script checks is flycns's order, pair by pair and
-filter row by filter row, including the synapse counts).
+:mod:`flyenvs.connectome.optic_lobe.connectome` (which this script checks is flycns's order,
+pair by pair and filter row by filter row, including the synapse counts).
 
     python scripts/fetch_reference_wheels.py        # into ~/.cache/flyenvs/wheels (W below)
     python scripts/import_connectome.py --flyvis W/x/flyvis-1.2.0-py3-none-any \
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.optic_lobe.connectome import CONNECTOME_FILE, compile_connectome
+from flyenvs.connectome.optic_lobe.connectome import CONNECTOME_FILE, compile_connectome
 
 JSON_BYTES = 618_148
 ENSEMBLE_FILE = "flyvis_ensemble_1.2.0.npz"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-import agents.optic_lobe as ol
-from agents.optic_lobe import stimuli, tuning
+import flyenvs.connectome.optic_lobe as ol
+from flyenvs.connectome.optic_lobe import stimuli, tuning
 
 TYPES = tuning.T4 + tuning.T5 + tuning.T4_INPUTS + tuning.T5_INPUTS
 

@@ -22,7 +22,6 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import flyenvs  # noqa: E402, F401  (registers the ids)
-from flyenvs.tasks import visual  # noqa: E402
 from flyenvs.tasks.visual_taxis import steer_to_darker_eye  # noqa: E402
 
 
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.max_steps < 1:
         parser.error("--max-steps must be >= 1")
-    env = gym.make("flyenvs/VisualTaxis-v0", render_mode="rgb_array", episode_length=args.max_steps)
+    env = gym.make("flyenvs/VisualTaxis-v1", render_mode="rgb_array", episode_length=args.max_steps)
     policy = jax.jit(steer_to_darker_eye)
     obs, _ = env.reset(seed=args.seed)
     target = np.asarray(env.unwrapped._info["arena"]["target_mm"])
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     info: dict = {}
     n_steps = 0
     for _ in range(args.max_steps):
-        action = np.asarray(policy(obs[-visual.VISION_SIZE :].reshape(2, -1)))
+        action = np.asarray(policy(obs["vision"]))
         obs, _, terminated, truncated, info = env.step(action)
         frames.append(env.render())
         n_steps += 1

@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                 env=_parse_set(args.set),
             )
             # validate the task options before compiling anything
-            from flyenvs.tasks import driver
+            from flyenvs.tasks import registry
 
-            driver.TASKS[cfg["task"]][0](**cfg["env"])
+            registry.spec(cfg["task"]).default_config(**cfg["env"])
         except (KeyError, ValueError, TypeError) as err:
             parser.error(str(err))
 

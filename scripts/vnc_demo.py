@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-import agents.vnc as vnc  # noqa: E402
+import flyenvs.connectome.vnc as vnc  # noqa: E402
 from flyenvs.body.constants import LEG_DOFS, LEGS  # noqa: E402
 
 

@@ -15,10 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import agents.optic_lobe as ol
-from agents.optic_lobe import stimuli
-from agents.optic_lobe.connectome import fill_hull
-from agents.optic_lobe.sparse import WINDOW_MAX_BATCH
+import flyenvs.connectome.optic_lobe as ol
+from flyenvs.connectome.optic_lobe import stimuli
+from flyenvs.connectome.optic_lobe.connectome import fill_hull
+from flyenvs.connectome.optic_lobe.sparse import WINDOW_MAX_BATCH
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +286,7 @@ def test_network_factory_two_eyes(net, params):
 
 def test_window_form_vjp_is_the_transpose(net, params):
     """The custom backward pass equals W^T g and the per-row sums of g[target] * a[source]."""
-    from agents.optic_lobe import sparse
+    from flyenvs.connectome.optic_lobe import sparse
 
     c, t = net.connectome, net._tab.syn
     rng = np.random.default_rng(7)

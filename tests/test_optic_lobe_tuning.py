@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import agents.optic_lobe as ol
-from agents.optic_lobe import tuning
+import flyenvs.connectome.optic_lobe as ol
+from flyenvs.connectome.optic_lobe import tuning
 
 #: Known preferred directions (Maisak et al. 2013: a front-to-back, b back-to-front, c upward,
 #: d downward) in flyvis's stimulus frame, as flyvis's ``angular_distance_to_known`` codes them.

@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import agents.vnc as vnc
-from agents.vnc.builder import load_core_cpg
+import flyenvs.connectome.vnc as vnc
 from flyenvs.body.constants import LEG_DOFS, LEGS, N_LEG_JOINTS
+from flyenvs.connectome.vnc.builder import load_core_cpg
 
 DT_S = 1e-3
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import agents.vnc as vnc
-from agents.vnc.manc import DN_IN_COLUMNS, read_table
+import flyenvs.connectome.vnc as vnc
 from flyenvs.body.constants import N_LEG_JOINTS
+from flyenvs.connectome.vnc.manc import DN_IN_COLUMNS, read_table
 
 
 @pytest.fixture(scope="module")

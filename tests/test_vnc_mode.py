@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 import flyenvs  # noqa: F401  (registers the Gymnasium ids)
-from agents.vnc import build
-from agents.vnc.controller import VNCController, make_controller
 from flyenvs import body
 from flyenvs.body import constants
+from flyenvs.connectome.vnc import build
 from flyenvs.tasks import walk
+from flyenvs.tasks.action_modes.vnc import VNCController, make_controller
 
 ENTRY_POINT = importlib.metadata.EntryPoint(
-    name="vnc", value="agents.vnc.controller:make_controller", group="flyenvs.action_modes"
+    name="vnc", value="flyenvs.tasks.action_modes.vnc:make_controller", group="flyenvs.action_modes"
 )
 
 
@@ -150,7 +150,7 @@ def test_entry_point_installed() -> None:
     if not _installed():
         pytest.skip(
             'entry point not installed: add [project.entry-points."flyenvs.action_modes"] '
-            'vnc = "agents.vnc.controller:make_controller" to pyproject.toml and reinstall'
+            'vnc = "flyenvs.tasks.action_modes.vnc:make_controller" to pyproject.toml and reinstall'
         )
     (ep,) = [e for e in importlib.metadata.entry_points(group="flyenvs.action_modes")]
     assert ep.load() is make_controller

@@ -13,13 +13,25 @@ from typing import Any
 
 from brax import envs as brax_envs
 
-from flyenvs.brax.env import FlyBraxEnv, FreshAutoResetWrapper, wrap_for_training
-from flyenvs.tasks.driver import TASKS
+from flyenvs.brax.env import (
+    FlattenObservationWrapper,
+    FlyBraxEnv,
+    FreshAutoResetWrapper,
+    wrap_for_training,
+)
+from flyenvs.tasks.registry import TASKS
 
-__all__ = ["BRAX_NAMES", "FlyBraxEnv", "FreshAutoResetWrapper", "make", "wrap_for_training"]
+__all__ = [
+    "BRAX_NAMES",
+    "FlattenObservationWrapper",
+    "FlyBraxEnv",
+    "FreshAutoResetWrapper",
+    "make",
+    "wrap_for_training",
+]
 
 #: Brax registry name -> task name.
-BRAX_NAMES: dict[str, str] = {f"flyenvs_{name.lower()}": name for name in TASKS}
+BRAX_NAMES: dict[str, str] = {spec.brax_name: name for name, spec in TASKS.items()}
 
 
 def make(task_name: str, **config: Any) -> FlyBraxEnv:

@@ -1,12 +1,15 @@
 """Brax adapter: a flyenvs task on MJX as a ``brax.envs.Env`` (pure, jit/vmap-able).
 
-``state.pipeline_state`` is the ``mjx.Data``; the task's own state (command, controller state,
-previous action, RNG, ...) lives in ``state.info["task"]``; ``state.metrics`` holds
-``reward/<term>`` and the task's kinematic metrics. ``done`` is termination only: truncation at
+``state.pipeline_state`` is the ``mjx.Data``; ``state.obs`` is the task's observation dict (the
+same entries and shapes as the Gymnasium ``Dict`` space); the task's own state (command,
+controller state, previous action, RNG, ...) lives in ``state.info["task"]``;
+``state.metrics`` holds ``reward/<term>`` and the task's kinematic metrics. ``done`` is termination only: truncation at
 ``episode_length`` is Brax's ``EpisodeWrapper``'s job (pass ``episode_length=env.episode_length``
 to ``ppo.train``). Use :func:`wrap_for_training` as ``ppo.train``'s ``wrap_env_fn``: unlike
 Brax's default ``AutoResetWrapper`` (which restores only ``pipeline_state`` and ``obs``), it
-resets the whole state, task info included, with a fresh random episode.
+resets the whole state, task info included, with a fresh random episode, and flattens the
+observation dict into one vector (:func:`flyenvs.tasks.base.flatten_observation`, the order of
+``env.task.observation_spec``) for Brax's MLP networks.
 """
 
 from __future__ import annotations
@@ -19,27 +22,28 @@ from brax.envs import training as brax_training
 from brax.envs.base import Env, State, Wrapper
 
 from flyenvs.sim.mjx_backend import MjxBackend
-from flyenvs.tasks import driver
+from flyenvs.tasks import base, driver, registry
 
 
 class FlyBraxEnv(Env):
     """A registered flyenvs task on MJX.
 
     Args:
-        task_name: key of :data:`flyenvs.tasks.driver.TASKS`.
+        task_name: a task of :data:`flyenvs.tasks.registry.TASKS`.
         **config: task config overrides (dotted keys); unknown keys raise ``KeyError``.
     """
 
     def __init__(self, task_name: str = "Walk", **config: Any) -> None:
-        self.task = driver.make_task(task_name, **config)
+        self.task = registry.make_task(task_name, **config)
         self.config = self.task.config
         self.sim = MjxBackend(self.task.model)
         self.controller_params = self.task.default_params()
 
     # ----------------------------------------------------------------------------- brax API
     @property
-    def observation_size(self) -> int:
-        return self.task.observation_size
+    def observation_size(self) -> dict[str, tuple[int, ...]]:
+        """{entry: shape} of the observation dict."""
+        return {k: tuple(v.shape) for k, v in self.task.observation_spec.items()}
 
     @property
     def action_size(self) -> int:
@@ -88,6 +92,26 @@ class FlyBraxEnv(Env):
         )
 
 
+class FlattenObservationWrapper(Wrapper):
+    """The observation dict as one float32 vector [..., n] in the task's entry order."""
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env)
+        self._spec = env.unwrapped.task.observation_spec
+
+    @property
+    def observation_size(self) -> int:
+        return base.flat_size(self._spec)
+
+    def reset(self, rng: jax.Array) -> State:
+        state = self.env.reset(rng)
+        return state.replace(obs=base.flatten_observation(state.obs, self._spec))
+
+    def step(self, state: State, action: jax.Array) -> State:
+        state = self.env.step(state, action)
+        return state.replace(obs=base.flatten_observation(state.obs, self._spec))
+
+
 class FreshAutoResetWrapper(Wrapper):
     """Auto-reset that starts each new episode from a fresh random reset (task info included).
 
@@ -123,10 +147,11 @@ class FreshAutoResetWrapper(Wrapper):
 def wrap_for_training(
     env: Env, episode_length: int = 1000, action_repeat: int = 1, randomization_fn: Any = None
 ) -> Wrapper:
-    """``VmapWrapper`` -> ``EpisodeWrapper`` -> :class:`FreshAutoResetWrapper` (the
-    ``wrap_env_fn`` of ``brax.training.agents.ppo.train``)."""
+    """``VmapWrapper`` -> ``EpisodeWrapper`` -> :class:`FreshAutoResetWrapper` ->
+    :class:`FlattenObservationWrapper` (the ``wrap_env_fn`` of
+    ``brax.training.agents.ppo.train``)."""
     if randomization_fn is not None:
         raise ValueError("flyenvs environments do not support randomization_fn")
     env = brax_training.VmapWrapper(env)
     env = brax_training.EpisodeWrapper(env, episode_length, action_repeat)
-    return FreshAutoResetWrapper(env)
+    return FlattenObservationWrapper(FreshAutoResetWrapper(env))

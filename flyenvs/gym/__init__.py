@@ -1,29 +1,35 @@
-"""Gymnasium front end: every flyenvs task as a ``gymnasium.Env`` on C MuJoCo.
+"""Gymnasium front end: every task of :data:`flyenvs.tasks.registry.TASKS` as a ``gymnasium.Env``
+on C MuJoCo, registered as ``flyenvs/<name>-v<version>`` (``flyenvs/Walk-v1``, ...).
 
-``import flyenvs`` registers the ids below; ``gymnasium.make("flyenvs/Walk-v0", **config)``
-passes keyword arguments to the task config (see :class:`flyenvs.gym.env.FlyEnv`).
+Importing this module registers the ids. ``import flyenvs`` does too, without importing
+gymnasium itself: the ids are registered as soon as gymnasium is (or already was) imported.
+In a process that never imports flyenvs, ``gymnasium.make("flyenvs:flyenvs/Walk-v1")`` imports
+it first (Gymnasium >= 1.0 has no plugin entry point; this ``module:id`` form replaced it).
+Keyword arguments of ``gymnasium.make`` reach the task config (:class:`flyenvs.gym.env.FlyEnv`).
 """
 
 from __future__ import annotations
 
 import gymnasium
 
-#: Gymnasium id -> (task name in ``flyenvs.tasks.driver.TASKS``, entry point).
-ENV_IDS: dict[str, tuple[str, str]] = {
-    "flyenvs/Walk-v0": ("Walk", "flyenvs.gym.env:FlyEnv"),
-    "flyenvs/VisualTaxis-v0": ("VisualTaxis", "flyenvs.gym.visual:VisualFlyEnv"),
-    "flyenvs/Optomotor-v0": ("Optomotor", "flyenvs.gym.visual:VisualFlyEnv"),
-    "flyenvs/Pursuit-v0": ("Pursuit", "flyenvs.gym.visual:VisualFlyEnv"),
-}
+from flyenvs.tasks.registry import TASKS
+
+#: Entry point of every id.
+ENTRY_POINT: str = "flyenvs.gym.env:FlyEnv"
+#: Gymnasium id -> task name, derived from the task registry.
+ENV_IDS: dict[str, str] = {spec.gym_id: name for name, spec in TASKS.items()}
 
 
 def register_envs() -> None:
     """Register every id of :data:`ENV_IDS` (idempotent)."""
-    for env_id, (task_name, entry_point) in ENV_IDS.items():
+    for env_id, task_name in ENV_IDS.items():
         if env_id not in gymnasium.registry:
             gymnasium.register(
                 id=env_id,
-                entry_point=entry_point,
+                entry_point=ENTRY_POINT,
                 kwargs={"task_name": task_name},
                 disable_env_checker=False,
             )
+
+
+register_envs()

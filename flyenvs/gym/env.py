@@ -14,25 +14,42 @@ import jax
 import numpy as np
 
 from flyenvs.sim.mujoco_backend import MujocoBackend
-from flyenvs.tasks import driver
+from flyenvs.tasks import driver, registry
 
 #: Default frame size of ``render()`` (height, width) in pixels.
 RENDER_SIZE: tuple[int, int] = (240, 320)
+
+
+def observation_space(task: Any) -> gym.spaces.Dict:
+    """``Dict`` of float32 ``Box``es in the task's observation order: ``vision`` in [0, 1],
+    the rest in +- ``task.observation_bound``."""
+    spaces = {}
+    for name, leaf in task.observation_spec.items():
+        bound = task.observation_bound
+        low, high = (0.0, 1.0) if name == "vision" else (-bound, bound)
+        spaces[name] = gym.spaces.Box(low, high, leaf.shape, dtype=np.float32)
+    return gym.spaces.Dict(spaces, sort_keys=False)
 
 
 class FlyEnv(gym.Env):
     """A registered flyenvs task as a ``gymnasium.Env``.
 
     Args:
-        task_name: key of :data:`flyenvs.tasks.driver.TASKS` (e.g. ``"Walk"``).
+        task_name: a task of :data:`flyenvs.tasks.registry.TASKS` (e.g. ``"Walk"``).
         render_mode: ``None`` or ``"rgb_array"`` (the tracking camera).
-        render_size: (height, width) of rendered frames.
+        render_size: (height, width) of the tracking-camera image in pixels.
+        render_vision: visual tasks only: if True (default), ``render()`` puts the eyes'
+            hexagon maps to the right of the camera image (frame height = max of the two,
+            width = sum).
         **config: task config overrides (dotted keys, see the task's ``default_config``); an
             unknown one raises ``KeyError`` listing the valid ones.
 
-    Observation and action spaces are ``Box`` (float32); actions outside the box are clipped,
-    actions of the wrong shape or holding NaN/inf raise ``ValueError``. ``info`` holds the
-    task metrics (``reward/<term>``, speeds, command, position) as floats.
+    The observation space is a ``Dict`` of named float32 ``Box``es (see docs/walk.md and
+    docs/visual_tasks.md), e.g. ``obs["joint_pos_rad"]`` [42] and, on the visual tasks,
+    ``obs["vision"]`` [2, 721]; ``gymnasium.wrappers.FlattenObservation`` makes it one vector.
+    The action space is a ``Box``; actions outside it are clipped, actions of the wrong shape
+    or holding NaN/inf raise ``ValueError``. ``info`` holds the task metrics
+    (``reward/<term>``, speeds, position, ...) as floats, and Walk's ``command``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -42,6 +59,7 @@ class FlyEnv(gym.Env):
         task_name: str = "Walk",
         render_mode: str | None = None,
         render_size: tuple[int, int] = RENDER_SIZE,
+        render_vision: bool = True,
         **config: Any,
     ) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
@@ -49,31 +67,40 @@ class FlyEnv(gym.Env):
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
                 f"got {render_mode!r}"
             )
-        self.task = driver.make_task(task_name, **config)
+        self.task_spec = registry.spec(task_name)
+        self.task = registry.make_task(task_name, **config)
         self.config = self.task.config
         self.render_mode = render_mode
+        self.render_vision = bool(render_vision)
         self._render_size = (int(render_size[0]), int(render_size[1]))
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.config.control_dt_s)}
         self.backend = MujocoBackend(self.task.model)
         self._stepper = driver.NumpyStepper(self.task, self.backend)
         ctrl = self.task.controller
         self.action_space = gym.spaces.Box(ctrl.action_low, ctrl.action_high, dtype=np.float32)
-        n_obs = self.task.observation_size
-        bound = self.task.observation_bound
-        self.observation_space = gym.spaces.Box(-bound, bound, (n_obs,), dtype=np.float32)
+        self.observation_space = observation_space(self.task)
         self.controller_params = self.task.default_params()
         self._physics: Any = None
         self._info: dict | None = None
+        self._obs: dict[str, np.ndarray] | None = None
         self._renderer: Any = None
 
     # ------------------------------------------------------------------------------------ API
+    def _numpy_obs(self, obs: dict) -> dict[str, np.ndarray]:
+        host = jax.device_get(obs)  # (JAX returns dicts in sorted key order: reorder)
+        self._obs = {k: np.asarray(host[k], np.float32) for k in self.task.observation_spec}
+        return {k: v.copy() for k, v in self._obs.items()}
+
+    def _episode_info(self) -> dict[str, Any]:
+        extra = jax.device_get(self.task.episode_info(self._info))
+        return {k: np.asarray(v, np.float64) for k, v in extra.items()}
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode; ``seed`` makes it reproducible. Returns (obs, info)."""
         super().reset(seed=seed)
         rng = jax.random.PRNGKey(int(self.np_random.integers(0, 2**31 - 1)))
         self._physics, obs, self._info = self._stepper.reset(rng, self.controller_params)
-        info = {"command": np.asarray(self._info["command"], np.float64)}
-        return np.asarray(obs, np.float32), info
+        return self._numpy_obs(obs), self._episode_info()
 
     def step(self, action: Any):
         """One control step. Returns (obs, reward, terminated, truncated, info)."""
@@ -90,20 +117,28 @@ class FlyEnv(gym.Env):
         self._physics, out = self._stepper.step(
             self._physics, self._info, action, self.controller_params
         )
-        out = jax.device_get({k: v for k, v in out.items() if k != "info"}) | {"info": out["info"]}
+        host = jax.device_get({k: v for k, v in out.items() if k != "info"})
         self._info = out["info"]
-        info = {k: float(v) for k, v in out["metrics"].items()}
-        info["command"] = np.asarray(self._info["command"], np.float64)
+        info = {k: float(v) for k, v in host["metrics"].items()}
+        info.update(self._episode_info())
         return (
-            np.asarray(out["obs"], np.float32),
-            float(out["reward"]),
-            bool(out["terminated"]),
-            bool(out["truncated"]),
+            self._numpy_obs(host["obs"]),
+            float(host["reward"]),
+            bool(host["terminated"]),
+            bool(host["truncated"]),
             info,
         )
 
+    @property
+    def vision(self) -> np.ndarray | None:
+        """Visual tasks: the current eyes' readout [2, 721] (None before ``reset``)."""
+        if self._obs is None or "vision" not in self._obs:
+            return None
+        return self._obs["vision"].copy()
+
     def render(self) -> np.ndarray | None:
-        """RGB frame [H, W, 3] uint8 from the tracking camera (``render_mode="rgb_array"``)."""
+        """RGB frame [H, W, 3] uint8 from the tracking camera (``render_mode="rgb_array"``);
+        on visual tasks the arena objects are shown and (``render_vision``) the eyes beside."""
         if self.render_mode is None:
             gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array'")
             return None
@@ -116,8 +151,21 @@ class FlyEnv(gym.Env):
         if self._renderer is None:
             height, width = self._render_size
             self._renderer = mujoco.Renderer(self.task.model, height=height, width=width)
+        if self.task_spec.visual:
+            pos, quat = self.task.mocap_poses(self._info["arena"])
+            self._physics.mocap_pos[:] = np.asarray(pos, np.float64)
+            self._physics.mocap_quat[:] = np.asarray(quat, np.float64)
+            mujoco.mj_kinematics(self.task.model, self._physics)  # positions only; no dynamics
         self._renderer.update_scene(self._physics, camera=constants.TRACKING_CAMERA)
-        return self._renderer.render().copy()
+        frame = self._renderer.render().copy()
+        if not (self.task_spec.visual and self.render_vision):
+            return frame
+        from flyenvs.vision import hex_image
+
+        eyes = hex_image(self._obs["vision"], cell_px=4)
+        height = max(frame.shape[0], eyes.shape[0])
+        pad = [np.pad(im, ((0, height - im.shape[0]), (0, 0), (0, 0))) for im in (frame, eyes)]
+        return np.concatenate(pad, axis=1)
 
     def close(self) -> None:
         if self._renderer is not None:

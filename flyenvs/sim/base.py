@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
+import jax
 import mujoco
+
+from flyenvs.body import constants as C
 
 
 class Readout(NamedTuple):
@@ -50,6 +53,29 @@ class Readout(NamedTuple):
     body_contact: Any
     eye_pos_mm: Any
     eye_xmat: Any
+
+
+#: Unbatched shape of every :class:`Readout` field.
+READOUT_SHAPES = Readout(
+    time_s=(),
+    body_pos_mm=(3,),
+    body_quat=(4,),
+    body_linvel_mm_s=(3,),
+    body_angvel_rad_s=(3,),
+    gravity_body=(3,),
+    joint_pos_rad=(C.N_LEG_JOINTS,),
+    joint_vel_rad_s=(C.N_LEG_JOINTS,),
+    tarsus_force=(C.N_LEGS,),
+    end_effector_pos_mm=(C.N_LEGS, 3),
+    body_contact=(),
+    eye_pos_mm=(2, 3),
+    eye_xmat=(2, 3, 3),
+)
+
+
+def readout_spec(dtype: Any = "float32") -> Readout:
+    """A :class:`Readout` of ``jax.ShapeDtypeStruct`` (for ``jax.eval_shape``)."""
+    return Readout(*(jax.ShapeDtypeStruct(shape, dtype) for shape in READOUT_SHAPES))
 
 
 class Backend(Protocol):

@@ -52,7 +52,10 @@ def _set(config: ConfigDict, dotted: str, value: Any, root: ConfigDict, prefix: 
         return
     if isinstance(value, list):
         value = tuple(value)
-    if isinstance(current, tuple):
+    if isinstance(current, tuple) and not current:  # a variable-length list (default empty)
+        if not isinstance(value, tuple):
+            raise TypeError(f"config option {full!r} expects a sequence, got {value!r}")
+    elif isinstance(current, tuple):
         if not isinstance(value, tuple) or len(value) != len(current):
             raise TypeError(
                 f"config option {full!r} expects a sequence of {len(current)} values, got {value!r}"

@@ -1,55 +1,27 @@
-"""Task registry and the generic control step shared by the front ends.
+"""The generic control step shared by the front ends, for any task of the registry.
 
-A task is an object with ``config``, ``action_size``, ``observation_size``, ``n_inner``,
-``n_substeps`` and the pure functions ``default_params()``, ``reset(rng, params)``,
-``controls(action, info, params)``, ``observe(readout, info)``, ``transition(readout, info,
-action)`` and ``zero_metrics()`` (see :class:`flyenvs.tasks.walk.WalkTask`). This module runs
-one control step of any such task on any backend: :func:`step_jax` for MJX (pure, jit/vmap-able),
-:func:`step_numpy` for C MuJoCo (a Python loop over the controller's schedule).
-
-A new task touches ``flyenvs/tasks/`` and adds one line to :data:`TASKS`.
+:func:`step_jax` runs one control step on MJX (pure, jit/vmap-able); :class:`NumpyStepper` on
+C MuJoCo (a Python loop over the controller's schedule). The task contract is
+:class:`flyenvs.tasks.base.Task`; tasks are made by :func:`flyenvs.tasks.registry.make_task`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
 
-from flyenvs import body
-from flyenvs.tasks import visual_optomotor, visual_pursuit, visual_taxis, walk
-
-#: name -> (default_config(**overrides), task class taking (model, config)).
-TASKS: dict[str, tuple[Callable[..., Any], type]] = {
-    "Walk": (walk.default_config, walk.WalkTask),
-    "VisualTaxis": (visual_taxis.default_config, visual_taxis.TaxisTask),
-    "Optomotor": (visual_optomotor.default_config, visual_optomotor.OptomotorTask),
-    "Pursuit": (visual_pursuit.default_config, visual_pursuit.PursuitTask),
-}
+from flyenvs.tasks.base import Task
 
 
-def make_task(name: str, **overrides: Any) -> Any:
-    """The task ``name`` on its fly model, config ``default_config(**overrides)``.
-
-    Raises:
-        KeyError: unknown task name or config option (the message lists the valid ones).
-    """
-    if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; valid: {sorted(TASKS)}")
-    default_config, task_cls = TASKS[name]
-    config = default_config(**overrides)
-    return task_cls(body.load(config.body_variant), config)
-
-
-def reset_jax(task: Any, backend: Any, rng: jax.Array, params: Any = None):
+def reset_jax(task: Task, backend: Any, rng: jax.Array, params: Any = None):
     """(physics state, obs, info) at the start of an episode (pure)."""
     qpos, qvel, info = task.reset(rng, params)
     physics = backend.init(qpos, qvel)
     return physics, task.observe(backend.readout(physics), info), info
 
 
-def step_jax(task: Any, backend: Any, physics: Any, info: dict, action: jax.Array, params=None):
+def step_jax(task: Task, backend: Any, physics: Any, info: dict, action: jax.Array, params=None):
     """(physics state, transition dict) after one control step (pure; ``lax.scan`` inside)."""
     ctrl, adhesion, info = task.controls(action, info, params)
 
@@ -63,7 +35,7 @@ def step_jax(task: Any, backend: Any, physics: Any, info: dict, action: jax.Arra
 class NumpyStepper:
     """One control step of ``task`` on a numpy backend (C MuJoCo), task functions jitted once."""
 
-    def __init__(self, task: Any, backend: Any) -> None:
+    def __init__(self, task: Task, backend: Any) -> None:
         self.task = task
         self.backend = backend
         self.reset_fn = jax.jit(task.reset)

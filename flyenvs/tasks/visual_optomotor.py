@@ -36,10 +36,10 @@ from dm_control import mjcf
 from ml_collections import ConfigDict
 
 from flyenvs.sim.base import Readout
-from flyenvs.tasks import rewards, visual
+from flyenvs.tasks import base, rewards, visual
 from flyenvs.vision import Scene, make_scene, make_texture, rotate_panorama
 
-REWARD_TERMS: tuple[str, ...] = ("turn", "energy", "action_rate")
+REWARD_TERMS: tuple[str, ...] = ("turn", *base.EFFORT_TERMS)
 DIRECTIONS: tuple[str, ...] = ("random", "left", "right")
 #: Slats drawing the grating in the MuJoCo scene (video only).
 N_SLATS: int = 72
@@ -71,10 +71,10 @@ def default_config(**overrides: Any) -> ConfigDict:
 
 def validate(cfg: ConfigDict) -> None:
     """Raise ValueError on task options out of their domain."""
-    visual.check_scales(cfg, REWARD_TERMS)
+    base.check_scales(cfg, REWARD_TERMS)
     g, r = cfg.grating, cfg.reward
-    visual.check_range(cfg, "grating.speed_rad_s", low_bound=0.0)
-    visual.check_range(cfg, "grating.z_mm")
+    base.check_range(cfg, "grating.speed_rad_s", low_bound=0.0)
+    base.check_range(cfg, "grating.z_mm")
     lo, hi = g.n_periods
     if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
         raise ValueError(f"grating.n_periods must be integers (low, high), 1 <= low <= high; "
@@ -160,9 +160,11 @@ class OptomotorTask(visual.VisualTask):
         z = jnp.where(dark, 0.5 * (g.z_mm[0] + g.z_mm[1]), -1000.0)
         return jnp.stack([x, y, z], axis=-1), visual.yaw_quat(self._slat_az)
 
-    def _reward_terms(self, readout: Readout, info: dict, arena: dict[str, jax.Array]):
+    def _reward_terms(
+        self, readout: Readout, info: dict, arena: dict[str, jax.Array], velocity: jax.Array
+    ):
         r = self.config.reward
-        yaw_rate = jnp.nan_to_num(self.walk.filtered_velocity(readout, info)[1])
+        yaw_rate = jnp.nan_to_num(velocity[1])
         target = r.gain * arena["omega_rad_s"]
         turn = rewards.tolerance(
             yaw_rate,

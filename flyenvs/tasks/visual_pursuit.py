@@ -33,10 +33,10 @@ from dm_control import mjcf
 from ml_collections import ConfigDict
 
 from flyenvs.sim.base import Readout
-from flyenvs.tasks import rewards, visual
+from flyenvs.tasks import base, rewards, visual
 from flyenvs.vision import Scene, Sphere, make_scene, set_sphere
 
-REWARD_TERMS: tuple[str, ...] = ("follow", "energy", "action_rate")
+REWARD_TERMS: tuple[str, ...] = ("follow", *base.EFFORT_TERMS)
 
 _TASK_DEFAULTS: dict[str, Any] = {
     "target": {
@@ -67,11 +67,11 @@ def default_config(**overrides: Any) -> ConfigDict:
 
 def validate(cfg: ConfigDict) -> None:
     """Raise ValueError on task options out of their domain."""
-    visual.check_scales(cfg, REWARD_TERMS)
+    base.check_scales(cfg, REWARD_TERMS)
     t, r = cfg.target, cfg.reward
-    visual.check_range(cfg, "target.speed_mm_s", low_bound=0.0)
-    visual.check_range(cfg, "target.turn_freq_hz", low_bound=0.0)
-    visual.check_range(cfg, "target.start_bearing_rad")
+    base.check_range(cfg, "target.speed_mm_s", low_bound=0.0)
+    base.check_range(cfg, "target.turn_freq_hz", low_bound=0.0)
+    base.check_range(cfg, "target.start_bearing_rad")
     for name in ("radius_mm", "start_distance_mm", "follow_distance_mm", "lost_distance_mm"):
         if not t[name] > 0:
             raise ValueError(f"target.{name} must be > 0, got {t[name]}")
@@ -119,7 +119,7 @@ class PursuitTask(visual.VisualTask):
         bearing = jax.random.uniform(k_b, (), minval=lo_b, maxval=hi_b)
         free = self._free_adr
         xy = qpos[free : free + 2]
-        angle = visual.walk.heading_rad(qpos[free + 3 : free + 7]) + bearing
+        angle = base.heading_rad(qpos[free + 3 : free + 7]) + bearing
         pos = xy + t.start_distance_mm * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
         lo_f, hi_f = t.turn_freq_hz
         arena = {
@@ -148,7 +148,7 @@ class PursuitTask(visual.VisualTask):
         return {
             **arena,
             "pos_mm": arena["pos_mm"] + step,
-            "heading_rad": visual.wrap_angle(arena["heading_rad"] + dt_s * omega),
+            "heading_rad": base.wrap_angle(arena["heading_rad"] + dt_s * omega),
             "time_s": arena["time_s"] + dt_s,
         }
 
@@ -164,7 +164,9 @@ class PursuitTask(visual.VisualTask):
         """(pos [1, 3], quat [1, 4]) of the sphere's mocap body."""
         return self._center(arena)[None], visual.yaw_quat(arena["heading_rad"][None])
 
-    def _reward_terms(self, readout: Readout, info: dict, arena: dict[str, jax.Array]):
+    def _reward_terms(
+        self, readout: Readout, info: dict, arena: dict[str, jax.Array], velocity: jax.Array
+    ):
         t, r = self.config.target, self.config.reward
         xy = jnp.asarray(readout.body_pos_mm, jnp.float32)[:2]
         delta = arena["pos_mm"] - xy
@@ -175,7 +177,7 @@ class PursuitTask(visual.VisualTask):
             t.follow_distance_mm + r.follow_tolerance_mm,
             r.follow_margin_mm,
         )
-        bearing = visual.wrap_angle(jnp.arctan2(delta[1], delta[0]) - self.heading_rad(readout))
+        bearing = base.wrap_angle(jnp.arctan2(delta[1], delta[0]) - self.heading_rad(readout))
         metrics = {
             "distance_mm": dist,
             "bearing_rad": jnp.nan_to_num(bearing),

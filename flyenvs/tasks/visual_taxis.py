@@ -30,10 +30,10 @@ from dm_control import mjcf
 from ml_collections import ConfigDict
 
 from flyenvs.sim.base import Readout
-from flyenvs.tasks import visual
+from flyenvs.tasks import base, visual
 from flyenvs.vision import Pillar, Scene, make_scene, ommatidia_directions, set_pillar
 
-REWARD_TERMS: tuple[str, ...] = ("approach", "success", "energy", "action_rate")
+REWARD_TERMS: tuple[str, ...] = ("approach", "success", *base.EFFORT_TERMS)
 
 _TASK_DEFAULTS: dict[str, Any] = {
     "target": {
@@ -61,10 +61,10 @@ def default_config(**overrides: Any) -> ConfigDict:
 
 def validate(cfg: ConfigDict) -> None:
     """Raise ValueError on task options out of their domain."""
-    visual.check_scales(cfg, REWARD_TERMS)
+    base.check_scales(cfg, REWARD_TERMS)
     t = cfg.target
-    visual.check_range(cfg, "target.distance_mm", low_bound=0.0)
-    visual.check_range(cfg, "target.bearing_rad")
+    base.check_range(cfg, "target.distance_mm", low_bound=0.0)
+    base.check_range(cfg, "target.bearing_rad")
     for name in ("radius_mm", "half_height_mm", "success_radius_mm"):
         if not t[name] > 0:
             raise ValueError(f"target.{name} must be > 0, got {t[name]}")
@@ -117,7 +117,7 @@ class TaxisTask(visual.VisualTask):
         )
         free = self._free_adr
         xy = qpos[free : free + 2]
-        heading = visual.walk.heading_rad(qpos[free + 3 : free + 7])
+        heading = base.heading_rad(qpos[free + 3 : free + 7])
         angle = heading + bearing
         target_xy = xy + dist * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
         target = jnp.concatenate([target_xy, jnp.array([t.half_height_mm])]).astype(jnp.float32)
@@ -131,7 +131,9 @@ class TaxisTask(visual.VisualTask):
         """(pos [1, 3], quat [1, 4]) of the pillar's mocap body."""
         return arena["target_mm"][None], visual.yaw_quat(jnp.zeros(1))
 
-    def _reward_terms(self, readout: Readout, info: dict, arena: dict[str, jax.Array]):
+    def _reward_terms(
+        self, readout: Readout, info: dict, arena: dict[str, jax.Array], velocity: jax.Array
+    ):
         t, r = self.config.target, self.config.reward
         xy = jnp.asarray(readout.body_pos_mm, jnp.float32)[:2]
         dist = jnp.nan_to_num(self._distance_mm(xy, arena["target_mm"]), nan=1e3)
@@ -139,7 +141,7 @@ class TaxisTask(visual.VisualTask):
         approach = jnp.clip((arena["prev_distance_mm"] - dist) / step_mm, -1.0, 1.0)
         success = dist < t.success_radius_mm
         delta = arena["target_mm"][:2] - xy
-        bearing = visual.wrap_angle(jnp.arctan2(delta[1], delta[0]) - self.heading_rad(readout))
+        bearing = base.wrap_angle(jnp.arctan2(delta[1], delta[0]) - self.heading_rad(readout))
         raw = {"approach": approach, "success": success.astype(jnp.float32)}
         metrics = {
             "distance_mm": dist,

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.vnc.builder import TRANSMITTER_SIGN, Pool, compile_network, load_core_cpg
-from agents.vnc.default import core_type_params, pool_groups
-from agents.vnc.network import VNCNetwork
 from flyenvs.body.constants import LEG_JOINTS
+from flyenvs.connectome.vnc.builder import TRANSMITTER_SIGN, Pool, compile_network, load_core_cpg
+from flyenvs.connectome.vnc.default import core_type_params, pool_groups
+from flyenvs.connectome.vnc.network import VNCNetwork
 
 NEUROMERES: tuple[str, ...] = ("T1", "T2", "T3")
 #: MANC motor-neuron type prefix -> leg segment letter.

@@ -21,15 +21,15 @@ weight equals their strength.
 
 from __future__ import annotations
 
-from agents.vnc.builder import (
+from flyenvs.body.constants import LEG_DOFS, LEG_JOINTS, LEGS
+from flyenvs.connectome.vnc.builder import (
     TRANSMITTER_SIGN,
     Pool,
     compile_network,
     load_core_cpg,
     load_muscle_table,
 )
-from agents.vnc.network import VNCNetwork
-from flyenvs.body.constants import LEG_DOFS, LEG_JOINTS, LEGS
+from flyenvs.connectome.vnc.network import VNCNetwork
 
 #: Short names of the four core cells, in the paper's order.
 CORE_CELLS: tuple[str, ...] = ("DNg100", "E1", "E2", "I1")

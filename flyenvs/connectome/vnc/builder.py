@@ -1,7 +1,8 @@
 """Compile neuron / edge / pool tables into a :class:`VNCNetwork`, and read the embedded tables.
 
-The builder is shared by the embedded default (``agents.vnc.default``) and the full MANC network
-(``agents.vnc.manc``): both describe their graph as plain tables and call :func:`compile_network`.
+The builder is shared by the embedded default (``flyenvs.connectome.vnc.default``) and the full
+MANC network (``flyenvs.connectome.vnc.manc``): both describe their graph as plain tables and
+call :func:`compile_network`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.vnc.network import VNCNetwork
 from flyenvs._paths import asset_path
 from flyenvs.body.constants import LEG_DOFS, N_DOFS_PER_LEG
 from flyenvs.body.kinematics import single_steps
+from flyenvs.connectome.vnc.network import VNCNetwork
 
 #: Sign of a synapse by presynaptic transmitter (the convention of all MANC sources).
 TRANSMITTER_SIGN: dict[str, int] = {"acetylcholine": 1, "gaba": -1, "glutamate": -1}

@@ -1,6 +1,6 @@
-"""The ``"vnc"`` action mode of the Walk task: the policy sends descending commands to the VNC.
+"""``"vnc"``: the policy sends descending commands to the connectome ventral nerve cord.
 
-The connectome VNC (:mod:`agents.vnc`) runs inside the env step. Per control period the action
+The VNC (:mod:`flyenvs.connectome.vnc`) runs inside the env step. Per control period the action
 (held) sets the drive of the descending neurons; for each of the task's ``n_inner`` joint-target
 updates the network takes ``n_vnc_steps`` forward-Euler steps (about 1 ms each) and its motor
 output becomes the joint targets. Its state (``VNCState``, rates [n_neurons] in Hz) lives in the
@@ -20,8 +20,8 @@ is below ``adhesion_threshold`` (default -0.3, i.e. firmly in stance), else 0.
 Features [42 + n_feature_neurons]: the normalised motor commands u [42] in [-1, 1] and
 ``tanh(rate / 50 Hz)`` of the core CPG cells (E1, E2, I1 of every leg: 18 for the default).
 
-flyenvs finds this mode through the entry point ``flyenvs.action_modes: vnc =
-agents.vnc.controller:make_controller`` (flyenvs never imports agents).
+Every option is set through the task config group ``action.vnc`` (:data:`DEFAULTS`), e.g.
+``gym.make("flyenvs/Walk-v1", action_mode="vnc", action__vnc__drive_gain=30.0)``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.vnc.network import Params, VNCNetwork, VNCState
 from flyenvs.body import constants
+from flyenvs.connectome.vnc.network import Params, VNCNetwork, VNCState
+from flyenvs.tasks.action_modes.base import inner_dt_s, joint_range_rad
+
+#: Options of ``action.vnc`` (the keyword arguments of :class:`VNCController`; an empty
+#: ``command_neurons`` drives every descending neuron, an empty ``manc_dir`` builds the embedded
+#: default network).
+DEFAULTS: dict[str, Any] = {
+    "manc_dir": "",
+    "command_neurons": (),
+    "drive_center": 225.0,
+    "drive_gain": 25.0,
+    "adhesion": True,
+    "adhesion_threshold": -0.3,
+    "max_vnc_dt_s": 1e-3,
+    "warmup_s": 0.3,
+    "warmup_jitter_s": 0.07,
+}
 
 #: Rate scale (Hz) of the ``tanh`` squashing of the feature neurons' rates.
 FEATURE_RATE_HZ: float = 50.0
@@ -54,11 +70,11 @@ def _core_feature_neurons(network: VNCNetwork) -> tuple[str, ...]:
 class VNCController:
     """Descending commands -> connectome VNC -> joint targets [K, 42] and adhesion [K, 6].
 
-    Implements ``flyenvs.tasks.controllers.Controller`` (``action_low``/``action_high``,
+    Implements :class:`flyenvs.tasks.action_modes.base.Controller` (``action_low``/``action_high``,
     ``n_features``, ``default_params``, ``init``, ``schedule``, ``features``).
 
     Args:
-        network: a compiled VNC (``agents.vnc.build()``).
+        network: a compiled VNC (``flyenvs.connectome.vnc.build()``).
         joint_range_rad: [42, 2] (low, high) of the leg actuators; targets are clipped to it.
         n_inner: K, joint-target updates per control period.
         inner_dt_s: duration (s) of one update; the VNC takes ``ceil(inner_dt_s / max_vnc_dt_s)``
@@ -206,19 +222,35 @@ class VNCController:
         return jnp.concatenate([u, rates]).astype(jnp.float32)
 
 
-def make_controller(model: Any, config: Any, network: VNCNetwork | None = None) -> VNCController:
-    """The ``"vnc"`` action mode for a Walk task (the ``flyenvs.action_modes`` entry point).
+def build_network(manc_dir: str = "") -> VNCNetwork:
+    """The VNC of ``action.vnc.manc_dir``: the embedded default ("") or the MANC graph."""
+    from flyenvs.connectome import vnc
+
+    return vnc.build(manc_dir or None)
+
+
+def make(model: Any, config: Any, network: VNCNetwork | None = None) -> VNCController:
+    """The ``"vnc"`` action mode for a task config (``action.vnc``, ``control_dt_s``,
+    ``n_inner``).
 
     Args:
         model: the task's ``mujoco.MjModel`` (joint ranges from its leg actuators).
-        config: the task config (``control_dt_s``, ``n_inner``).
-        network: the VNC; default ``agents.vnc.build()`` (embedded default, 6 DNg100 inputs).
+        config: the task config.
+        network: the VNC; default :func:`build_network` of ``action.vnc.manc_dir``.
     """
-    from agents.vnc import build
-    from flyenvs import body
-
-    network = build() if network is None else network
-    lay = body.layout(model)
-    joint_range = np.asarray(model.actuator_ctrlrange[lay.leg_actuator_ids], np.float32)
-    inner_dt_s = float(config.control_dt_s) / int(config.n_inner)
-    return VNCController(network, joint_range, int(config.n_inner), inner_dt_s)
+    c = config.action.vnc
+    network = build_network(c.manc_dir) if network is None else network
+    return VNCController(
+        network,
+        joint_range_rad(model),
+        int(config.n_inner),
+        inner_dt_s(config),
+        command_neurons=tuple(c.command_neurons) or None,
+        drive_center=float(c.drive_center),
+        drive_gain=float(c.drive_gain),
+        adhesion=bool(c.adhesion),
+        adhesion_threshold=float(c.adhesion_threshold),
+        max_vnc_dt_s=float(c.max_vnc_dt_s),
+        warmup_s=float(c.warmup_s),
+        warmup_jitter_s=float(c.warmup_jitter_s),
+    )

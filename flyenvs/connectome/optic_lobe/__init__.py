@@ -1,7 +1,7 @@
 """The connectome-constrained optic lobe of Lappalainen et al. (Nature 2024, "flyvis") in JAX.
 
-net = agents.optic_lobe.build()          # 65 types, 45,669 neurons, 1,513,231 edges
-params = agents.optic_lobe.load_pretrained(0)
+net = flyenvs.connectome.optic_lobe.build()          # 65 types, 45,669 neurons, 1,513,231 edges
+params = flyenvs.connectome.optic_lobe.load_pretrained(0)
 v = net.simulate(params, stimulus, dt_s=1 / 200)   # [T, 721] -> [T, 45669]
 """
 

@@ -2,12 +2,12 @@
 
 Public API::
 
-    net = agents.vnc.build()                    # embedded default (6 x core CPG + motor pools)
-    net = agents.vnc.build(manc_dir=PATH)       # full MANC DN -> IN -> MN graph from tables
+    net = flyenvs.connectome.vnc.build()               # embedded default (6 x core CPG + pools)
+    net = flyenvs.connectome.vnc.build(manc_dir=PATH)  # full MANC DN -> IN -> MN graph
     params = net.init_params(); state = net.init_state()
     state = net.step(params, state, dn_input, dt_s)     # dn_input [net.n_dn]
     q_rad = net.motor_output(state, params)             # [42], LEG_JOINTS order
-    rates = agents.vnc.simulate_core_cpg()              # [T, 4]: DNg100, E1, E2, I1
+    rates = flyenvs.connectome.vnc.simulate_core_cpg()              # [T, 4]: DNg100, E1, E2, I1
 
 See docs/vnc.md.
 """
@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.vnc.default import CORE_CELLS, build_core_cpg, build_default
-from agents.vnc.network import Params, VNCNetwork, VNCState
+from flyenvs.connectome.vnc.default import CORE_CELLS, build_core_cpg, build_default
+from flyenvs.connectome.vnc.network import Params, VNCNetwork, VNCState
 
 __all__ = [
     "CORE_CELLS",
@@ -49,7 +49,7 @@ def build(manc_dir: str | os.PathLike | None = None) -> VNCNetwork:
     """
     if manc_dir is None:
         return build_default()
-    from agents.vnc.manc import build_manc
+    from flyenvs.connectome.vnc.manc import build_manc
 
     return build_manc(manc_dir)
 

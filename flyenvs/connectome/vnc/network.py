@@ -48,8 +48,8 @@ class VNCState(NamedTuple):
 class VNCNetwork:
     """A compiled, read-only VNC network (numpy index arrays; see the module docstring).
 
-    Build one with :func:`agents.vnc.build`. All methods are pure; ``step`` and ``motor_output``
-    are jit/vmap/grad-able (vmap them over a batch of states).
+    Build one with :func:`flyenvs.connectome.vnc.build`. All methods are pure; ``step`` and
+    ``motor_output`` are jit/vmap/grad-able (vmap them over a batch of states).
     """
 
     name: str
