@@ -41,8 +41,10 @@ class Policy:
         self.observation_entries: tuple[tuple[str, tuple[int, ...]], ...] = tuple(
             (name, tuple(shape)) for name, shape in network.get("observation_entries", ())
         )
-        self.gym_id: str = registry.spec(meta["task"]).gym_id
-        if not self.observation_entries:  # a v0 checkpoint: flat observations, same order
+        task = meta.get("task")
+        #: The Gymnasium id of the task it was trained on (None if the checkpoint has no task).
+        self.gym_id: str | None = registry.spec(task).gym_id if task else None
+        if task and not self.observation_entries:  # v0 checkpoint: flat observations, same order
             self.env_config = migrate_v0_config(self.env_config)
             task = registry.make_task(meta["task"], **self.env_config)
             entries = task.observation_spec.items()

@@ -14,7 +14,8 @@ import pytest
 
 import flyenvs.brax
 from flyenvs.sim.mujoco_backend import MujocoBackend
-from flyenvs.tasks import driver
+from flyenvs.tasks import driver, registry
+from flyenvs.tasks.base import flatten_observation
 
 N_ENVS = 4
 
@@ -33,7 +34,11 @@ def batched(env):
 def test_make_and_registry(env):
     assert isinstance(env, brax.envs.Env)
     assert env.backend == "mjx" and env.action_size == 8
-    assert env.observation_size == env.task.observation_size
+    spec = env.task.observation_spec
+    assert env.observation_size == {k: v.shape for k, v in spec.items()}
+    assert env.observation_size["joint_pos_rad"] == (42,)
+    wrapped = flyenvs.brax.wrap_for_training(env, 10)
+    assert wrapped.observation_size == env.task.observation_size == 135
     other = brax.envs.get_environment("flyenvs_walk", action_mode="joints")
     assert other.action_size == 48
 
@@ -54,8 +59,8 @@ def test_wrap_rejects_domain_randomisation(env):
 def test_jit_vmap_random_rollout_has_no_nan(env, batched):
     reset, step = batched
     state = reset(jax.random.split(jax.random.PRNGKey(0), N_ENVS))
-    obs0 = np.asarray(state.obs)
-    assert obs0.shape == (N_ENVS, env.observation_size)
+    obs0 = np.asarray(flatten_observation(state.obs, env.task.observation_spec))
+    assert obs0.shape == (N_ENVS, env.task.observation_size)
     assert not np.allclose(obs0[0], obs0[1])  # initial states differ across keys
     r = env.config.reward
     low, high = -(r.energy + r.action_rate), r.speed + r.turn + r.upright
@@ -65,7 +70,7 @@ def test_jit_vmap_random_rollout_has_no_nan(env, batched):
         key, sub = jax.random.split(key)
         action = jax.random.uniform(sub, (N_ENVS, env.action_size), minval=-1.0, maxval=1.0)
         state = step(state, action)
-        assert np.all(np.isfinite(np.asarray(state.obs)))
+        assert all(np.all(np.isfinite(np.asarray(x))) for x in state.obs.values())
         reward = np.asarray(state.reward)
         assert np.all((reward >= low - 1e-5) & (reward <= high + 1e-5))
         x_mm.append(np.asarray(state.metrics["x_mm"]))
@@ -81,7 +86,8 @@ def test_unbatched_jit_reset_and_step(env):
     state = reset(jax.random.PRNGKey(0))
     for _ in range(10):
         state = step(state, jnp.zeros(env.action_size))
-    assert np.all(np.isfinite(np.asarray(state.obs))) and float(state.done) == 0.0
+    assert all(np.all(np.isfinite(np.asarray(x))) for x in state.obs.values())
+    assert float(state.done) == 0.0
 
 
 @pytest.mark.slow
@@ -89,6 +95,7 @@ def test_training_wrapper_resets_the_whole_task_state(env):
     wrapped = flyenvs.brax.wrap_for_training(env, episode_length=3)
     state = jax.jit(wrapped.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
     step = jax.jit(wrapped.step)
+    assert state.obs.shape == (2, env.task.observation_size)  # flattened for Brax PPO
     first_command = np.asarray(state.info["task"]["command"])
     for _ in range(3):
         state = step(state, jnp.zeros((2, env.action_size)))
@@ -101,12 +108,14 @@ def test_training_wrapper_resets_the_whole_task_state(env):
 def test_parity_with_c_mujoco_front_end(env):
     """Same task functions, same initial state: MJX and C MuJoCo agree over 5 control steps."""
     reset, step = jax.jit(env.reset), jax.jit(env.step)
-    task = driver.make_task("Walk", episode_length=50)
+    task = registry.make_task("Walk", episode_length=50)
+    spec = task.observation_spec
     stepper = driver.NumpyStepper(task, MujocoBackend(task.model))
     key = jax.random.PRNGKey(4)
     state = reset(key)
     physics, obs_c, info_c = stepper.reset(key)
-    np.testing.assert_allclose(np.asarray(state.obs), np.asarray(obs_c), rtol=1e-4, atol=1e-3)
+    for key in spec:
+        np.testing.assert_allclose(state.obs[key], obs_c[key], rtol=1e-4, atol=1e-3)
     for _ in range(5):
         state = step(state, jnp.zeros(8))
         physics, out = stepper.step(physics, info_c, np.zeros(8, np.float32))
@@ -115,5 +124,5 @@ def test_parity_with_c_mujoco_front_end(env):
         np.asarray(state.metrics["x_mm"]), np.asarray(out["metrics"]["x_mm"]), atol=0.05
     )
     np.testing.assert_allclose(
-        np.asarray(state.obs)[:42], np.asarray(out["obs"])[:42], atol=0.05
+        state.obs["joint_pos_rad"], out["obs"]["joint_pos_rad"], atol=0.05
     )  # joint angles (rad)

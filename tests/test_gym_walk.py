@@ -17,18 +17,40 @@ SHORT = {"episode_length": 60}
 
 @pytest.fixture(scope="module")
 def env():
-    e = gym.make("flyenvs/Walk-v0", render_mode="rgb_array", **SHORT)
+    e = gym.make("flyenvs/Walk-v1", render_mode="rgb_array", **SHORT)
     yield e
     e.close()
 
 
 def test_ids_registered_on_import():
     assert set(ENV_IDS) <= set(gym.registry)
+    assert sorted(ENV_IDS) == [
+        "flyenvs/Optomotor-v1", "flyenvs/Pursuit-v1", "flyenvs/VisualTaxis-v1", "flyenvs/Walk-v1"
+    ]  # fmt: skip
 
 
-@pytest.mark.parametrize("mode", ["cpg", "joints"])
+def test_replaced_v0_id_points_to_v1():
+    with pytest.raises(gym.error.DeprecatedEnv, match="Walk-v1"):
+        gym.make("flyenvs/Walk-v0")
+
+
+def test_observation_is_a_dict_of_named_entries(env):
+    obs, info = env.reset(seed=0)
+    assert list(obs) == [
+        "joint_pos_rad", "joint_vel_rad_s", "body_linvel_mm_s", "body_angvel_rad_s",
+        "gravity_body", "tarsus_contact", "tarsus_force_log", "command", "walking_velocity",
+        "prev_action", "controller",
+    ]  # fmt: skip
+    assert obs["joint_pos_rad"].shape == (42,) and obs["controller"].shape == (18,)
+    np.testing.assert_array_equal(obs["command"], info["command"])
+    flat = gym.wrappers.FlattenObservation(gym.make("flyenvs/Walk-v1", **SHORT))
+    vector, _ = flat.reset(seed=0)
+    assert vector.shape == (135,) and flat.observation_space.contains(vector)
+
+
+@pytest.mark.parametrize("mode", ["cpg", "joints", "vnc"])
 def test_check_env_passes_without_warnings(mode):
-    e = gym.make("flyenvs/Walk-v0", action_mode=mode, **SHORT)
+    e = gym.make("flyenvs/Walk-v1", action_mode=mode, **SHORT)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(e.unwrapped, skip_render_check=True)
@@ -36,15 +58,17 @@ def test_check_env_passes_without_warnings(mode):
 
 
 def test_same_seed_same_rollout_and_seeds_differ():
-    envs = [gym.make("flyenvs/Walk-v0", **SHORT) for _ in range(3)]
+    envs = [gym.make("flyenvs/Walk-v1", **SHORT) for _ in range(3)]
     obs = [e.reset(seed=s)[0] for e, s in zip(envs, (7, 7, 8), strict=True)]
-    np.testing.assert_array_equal(obs[0], obs[1])
-    assert not np.allclose(obs[0], obs[2])
+    for key in obs[0]:
+        np.testing.assert_array_equal(obs[0][key], obs[1][key])
+    assert not np.allclose(obs[0]["joint_pos_rad"], obs[2]["joint_pos_rad"])
     rng = np.random.default_rng(0)
     for _ in range(50):
         action = rng.uniform(-1, 1, 8).astype(np.float32)
         out_a, out_b = envs[0].step(action), envs[1].step(action)
-        np.testing.assert_array_equal(out_a[0], out_b[0])
+        for key in out_a[0]:
+            np.testing.assert_array_equal(out_a[0][key], out_b[0][key])
         assert out_a[1:4] == out_b[1:4]
     for e in envs:
         e.close()
@@ -52,7 +76,8 @@ def test_same_seed_same_rollout_and_seeds_differ():
 
 def test_nominal_gait_walks_forward_and_logs_reward_terms(env):
     obs, info = env.reset(seed=0)
-    assert obs.dtype == np.float32 and env.observation_space.contains(obs)
+    assert env.observation_space.contains(obs)
+    assert all(x.dtype == np.float32 for x in obs.values())
     xs, speeds = [], []
     for _ in range(50):
         obs, reward, terminated, truncated, info = env.step(np.zeros(8, np.float32))
@@ -68,7 +93,7 @@ def test_nominal_gait_walks_forward_and_logs_reward_terms(env):
 
 
 def test_truncation_at_episode_length():
-    e = gym.make("flyenvs/Walk-v0", episode_length=3)
+    e = gym.make("flyenvs/Walk-v1", episode_length=3)
     e.reset(seed=0)
     flags = [e.step(np.zeros(8, np.float32))[3] for _ in range(3)]
     assert flags == [False, False, True]
@@ -84,12 +109,12 @@ def test_render_tracking_camera(env):
 
 
 def test_make_vec_four_envs():
-    vec = gym.make_vec("flyenvs/Walk-v0", num_envs=4, **SHORT)
+    vec = gym.make_vec("flyenvs/Walk-v1", num_envs=4, **SHORT)
     obs, _ = vec.reset(seed=0)
-    assert obs.shape == (4, vec.single_observation_space.shape[0])
-    assert not np.allclose(obs[0], obs[1])
+    assert obs["joint_pos_rad"].shape == (4, 42)
+    assert not np.allclose(obs["joint_pos_rad"][0], obs["joint_pos_rad"][1])
     obs, reward, terminated, truncated, _ = vec.step(vec.action_space.sample())
-    assert reward.shape == (4,) and np.all(np.isfinite(obs))
+    assert reward.shape == (4,) and all(np.all(np.isfinite(x)) for x in obs.values())
     vec.close()
 
 
@@ -103,7 +128,7 @@ def test_bad_actions_raise_clear_errors(env):
 
 def test_unknown_kwarg_lists_valid_options():
     with pytest.raises(KeyError, match="valid options: .*action_mode"):
-        gym.make("flyenvs/Walk-v0", max_speed=3)
+        gym.make("flyenvs/Walk-v1", max_speed=3)
 
 
 def test_bad_render_mode():
@@ -114,6 +139,6 @@ def test_bad_render_mode():
 
 
 def test_step_before_reset():
-    e = gym.make("flyenvs/Walk-v0", disable_env_checker=True)
+    e = gym.make("flyenvs/Walk-v1", disable_env_checker=True)
     with pytest.raises(RuntimeError, match="reset"):
         e.unwrapped.step(np.zeros(8, np.float32))

@@ -97,6 +97,27 @@ def test_policy_load_and_call(tmp_path):
         policies.load(tmp_path / "missing")
 
 
+def test_policy_flattens_observation_dicts_in_the_trained_order(tmp_path):
+    entries = [["b", [2]], ["a", [3]]]
+    meta = {"network": {**NETWORK, "observation_entries": entries}, "env_config": {}}
+    checkpoints.save(tmp_path, 1, _params(), meta)
+    policy = policies.load(tmp_path)
+    obs = {"a": np.array([3.0, 4.0, 5.0]), "b": np.array([1.0, 2.0]), "extra": np.zeros(7)}
+    np.testing.assert_array_equal(policy.flatten(obs), [1.0, 2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(policy(obs), policy(np.array([1.0, 2, 3, 4, 5], np.float32)))
+    with pytest.raises(ValueError, match="lacks \\['a'\\]"):
+        policy({"b": np.zeros(2)})
+
+
+def test_v0_checkpoint_config_is_migrated():
+    v0 = {"action_mode": "cpg", "cpg": {"freq_hz": 11.0}, "episode_length": 50}
+    v1 = policies.migrate_v0_config(v0)
+    assert v1 == {"action_mode": "cpg", "action": {"cpg": {"freq_hz": 11.0}}, "episode_length": 50}
+    from flyenvs.tasks import walk
+
+    assert walk.default_config(**v1).action.cpg.freq_hz == 11.0
+
+
 # --------------------------------------------------------------------------------------- presets
 def test_presets_resolve_and_reject_unknown_options():
     cfg = ppo.resolve_preset("quick", num_timesteps=1000, env={"episode_length": 7})

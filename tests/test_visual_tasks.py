@@ -15,42 +15,46 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import flyenvs  # noqa: F401
-from flyenvs.gym.visual import VISUAL_ENV_IDS, VisualFlyEnv
+from flyenvs.gym import ENV_IDS
 from flyenvs.sim.mujoco_backend import MujocoBackend
-from flyenvs.tasks import driver, visual, visual_optomotor, visual_pursuit, visual_taxis
+from flyenvs.tasks import driver, registry, visual_optomotor, visual_pursuit, visual_taxis
 from flyenvs.tasks.visual_optomotor import optomotor_signal
 from flyenvs.tasks.visual_taxis import steer_to_darker_eye
 from flyenvs.vision import ommatidia_directions
 
-IDS = sorted(VISUAL_ENV_IDS)
+IDS = sorted(i for i, name in ENV_IDS.items() if registry.TASKS[name].visual)
 SHORT = {"episode_length": 40}
 
 
 @pytest.fixture(scope="module")
 def taxis_env():
-    env = gym.make("flyenvs/VisualTaxis-v0", render_mode="rgb_array", episode_length=250)
+    env = gym.make("flyenvs/VisualTaxis-v1", render_mode="rgb_array", episode_length=250)
     yield env
     env.close()
 
 
 def test_ids_and_tasks_registered():
-    assert set(VISUAL_ENV_IDS) <= set(gym.registry)
-    assert {"VisualTaxis", "Optomotor", "Pursuit"} <= set(driver.TASKS)
-    assert IDS == ["flyenvs/Optomotor-v0", "flyenvs/Pursuit-v0", "flyenvs/VisualTaxis-v0"]
+    assert set(IDS) <= set(gym.registry)
+    assert {"VisualTaxis", "Optomotor", "Pursuit"} <= set(registry.TASKS)
+    assert IDS == ["flyenvs/Optomotor-v1", "flyenvs/Pursuit-v1", "flyenvs/VisualTaxis-v1"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
-def test_check_env_passes_and_vision_is_last(env_id):
+def test_check_env_passes_and_vision_is_a_2_by_721_entry(env_id):
     env = gym.make(env_id, **SHORT)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
     obs, info = env.reset(seed=3)
     assert "command" not in info
-    assert obs.shape == (env.unwrapped.task.observation_size,)
-    vision = obs[-visual.VISION_SIZE :]
+    assert env.observation_space["vision"].shape == (2, 721)
+    assert list(obs) == list(env.observation_space.spaces) and "command" not in obs
+    vision = obs["vision"]
+    assert vision.shape == (2, 721) and vision.dtype == np.float32
     assert vision.min() >= 0.0 and vision.max() <= 1.0 and vision.std() > 0.05
-    np.testing.assert_array_equal(env.unwrapped.vision.reshape(-1), vision)
+    np.testing.assert_array_equal(env.unwrapped.vision, vision)
+    flat = gym.wrappers.FlattenObservation(env)
+    assert flat.reset(seed=3)[0].shape == (env.unwrapped.task.observation_size,)
     env.close()
 
 
@@ -58,14 +62,16 @@ def test_check_env_passes_and_vision_is_last(env_id):
 def test_same_seed_same_rollout_and_seeds_differ(env_id):
     envs = [gym.make(env_id, **SHORT) for _ in range(3)]
     obs = [e.reset(seed=s)[0] for e, s in zip(envs, (5, 5, 6), strict=True)]
-    np.testing.assert_array_equal(obs[0], obs[1])
+    for key in obs[0]:
+        np.testing.assert_array_equal(obs[0][key], obs[1][key])
     # the arena differs across seeds, so the vision does
-    assert not np.allclose(obs[0][-visual.VISION_SIZE :], obs[2][-visual.VISION_SIZE :])
+    assert not np.allclose(obs[0]["vision"], obs[2]["vision"])
     rng = np.random.default_rng(0)
     for _ in range(8):
         action = rng.uniform(-1, 1, 8).astype(np.float32)
         out_a, out_b = envs[0].step(action), envs[1].step(action)
-        np.testing.assert_array_equal(out_a[0], out_b[0])
+        for key in out_a[0]:
+            np.testing.assert_array_equal(out_a[0][key], out_b[0][key])
         assert out_a[1:4] == out_b[1:4]
         assert out_a[4] == out_b[4]
     for e in envs:
@@ -79,7 +85,7 @@ def _upper_darkness(vision: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("bearing, darker_eye, turn", [(1.0, 0, -0.5), (-1.0, 1, 0.5)])
 def test_pillar_darkens_the_eye_on_its_side(bearing, darker_eye, turn):
-    env = gym.make("flyenvs/VisualTaxis-v0", **{"target.bearing_rad": (bearing, bearing)})
+    env = gym.make("flyenvs/VisualTaxis-v1", **{"target.bearing_rad": (bearing, bearing)})
     obs, _ = env.reset(seed=0)
     vision = env.unwrapped.vision
     dark = _upper_darkness(vision)
@@ -101,7 +107,7 @@ def test_darker_eye_controller_reaches_the_pillar(taxis_env):
         )
         total = 0.0
         for _ in range(250):
-            action = np.asarray(policy(obs[-visual.VISION_SIZE :].reshape(2, -1)))
+            action = np.asarray(policy(obs["vision"]))
             obs, reward, terminated, truncated, info = taxis_env.step(action)
             total += reward
             if terminated or truncated:
@@ -142,13 +148,14 @@ def visual_height_width(env) -> tuple[int, int]:
 
 
 def test_render_does_not_change_the_rollout():
-    envs = [gym.make("flyenvs/VisualTaxis-v0", render_mode="rgb_array", **SHORT) for _ in range(2)]
+    envs = [gym.make("flyenvs/VisualTaxis-v1", render_mode="rgb_array", **SHORT) for _ in range(2)]
     for e in envs:
         e.reset(seed=1)
     for _ in range(3):
         envs[0].render()
         out = [e.step(np.zeros(8, np.float32))[0] for e in envs]
-        np.testing.assert_array_equal(out[0], out[1])
+        for key in out[0]:
+            np.testing.assert_array_equal(out[0][key], out[1][key])
     for e in envs:
         e.close()
 
@@ -158,7 +165,7 @@ def optomotor_pose():
     """(task, info, readout) of a standing fly at the start of an Optomotor episode."""
 
     def make(direction: str):
-        task = driver.make_task("Optomotor", **{"grating.direction": direction})
+        task = registry.make_task("Optomotor", **{"grating.direction": direction})
         stepper = driver.NumpyStepper(task, MujocoBackend(task.model))
         physics, _, info = stepper.reset(jax.random.PRNGKey(0))
         return task, info, stepper.backend.readout(physics)
@@ -193,7 +200,7 @@ def test_grating_shifted_by_one_period_looks_the_same(optomotor_pose):
 
 def test_optomotor_reward_follows_the_grating_direction():
     overrides = {"grating.direction": "left", "grating.speed_rad_s": (1.5, 1.5)}
-    env = gym.make("flyenvs/Optomotor-v0", **overrides, **SHORT)
+    env = gym.make("flyenvs/Optomotor-v1", **overrides, **SHORT)
     turns = {}
     for name, a7 in (("left", -0.3), ("right", 0.3)):
         env.reset(seed=0)
@@ -207,7 +214,7 @@ def test_optomotor_reward_follows_the_grating_direction():
 
 
 def test_pursuit_target_moves_smoothly_and_is_seen():
-    task = driver.make_task("Pursuit")
+    task = registry.make_task("Pursuit")
     _, _, info = task.reset(jax.random.PRNGKey(0))
     arena, heading, pos = info["arena"], [], []
     for _ in range(200):
@@ -219,7 +226,7 @@ def test_pursuit_target_moves_smoothly_and_is_seen():
     turn = np.diff(np.unwrap(heading))
     assert np.abs(np.diff(turn)).max() < 0.01  # smooth: the turn rate changes little per step
     assert np.abs(turn).max() <= 2 * task.config.target.turn_amplitude_rad_s * 0.02 + 1e-6
-    env = gym.make("flyenvs/Pursuit-v0", **SHORT)
+    env = gym.make("flyenvs/Pursuit-v1", **SHORT)
     obs, _ = env.reset(seed=0)
     # the dark sphere 6 mm ahead darkens a patch of ommatidia; moved away, they brighten
     env_task, info = env.unwrapped.task, env.unwrapped._info
@@ -233,7 +240,7 @@ def test_pursuit_target_moves_smoothly_and_is_seen():
 
 
 def test_pursuit_terminates_when_the_target_is_lost():
-    env = gym.make("flyenvs/Pursuit-v0", **{"target.lost_distance_mm": 7.0, **SHORT})
+    env = gym.make("flyenvs/Pursuit-v1", **{"target.lost_distance_mm": 7.0, **SHORT})
     env.reset(seed=0)
     action = np.zeros(8, np.float32)
     action[7] = 1.0  # turn away to the right
@@ -272,7 +279,7 @@ def test_unknown_option_and_task_raise():
     with pytest.raises(KeyError, match="valid options"):
         visual_taxis.default_config(command={"fixed": True})
     with pytest.raises(KeyError, match="valid"):
-        VisualFlyEnv("Walk")
+        gym.make("flyenvs/VisualTaxis-v1", task_name="Fly")
 
 
 def test_default_config_is_fresh_and_locked():

@@ -15,7 +15,7 @@ import pytest
 
 import flyenvs.brax
 from flyenvs.sim.mujoco_backend import MujocoBackend
-from flyenvs.tasks import driver, visual
+from flyenvs.tasks import driver, registry
 
 N_ENVS = 2
 
@@ -32,9 +32,8 @@ def taxis():
 
 def _random_rollout(env, reset, step, n_steps: int, low: float, high: float):
     state = reset(jax.random.split(jax.random.PRNGKey(0), N_ENVS))
-    obs0 = np.asarray(state.obs)
-    assert obs0.shape == (N_ENVS, env.observation_size)
-    vision = obs0[:, -visual.VISION_SIZE :]
+    vision = np.asarray(state.obs["vision"])
+    assert vision.shape == (N_ENVS, 2, 721)
     assert vision.min() >= 0.0 and vision.max() <= 1.0
     assert not np.allclose(vision[0], vision[1])  # arenas differ across keys
     key = jax.random.PRNGKey(1)
@@ -42,7 +41,7 @@ def _random_rollout(env, reset, step, n_steps: int, low: float, high: float):
         key, sub = jax.random.split(key)
         action = jax.random.uniform(sub, (N_ENVS, env.action_size), minval=-1.0, maxval=1.0)
         state = step(state, action)
-        assert np.all(np.isfinite(np.asarray(state.obs)))
+        assert all(np.all(np.isfinite(np.asarray(x))) for x in state.obs.values())
         reward = np.asarray(state.reward)
         assert np.all((reward >= low - 1e-5) & (reward <= high + 1e-5)), reward
     assert set(state.metrics) == set(env.task.zero_metrics())
@@ -62,7 +61,7 @@ def test_brax_registry_names():
     env = brax.envs.get_environment("flyenvs_visualtaxis", action_mode="joints")
     assert env.action_size == 48 and env.task.config.action_mode == "joints"
     for name in ("flyenvs_optomotor", "flyenvs_pursuit"):
-        assert brax.envs.get_environment(name).observation_size > visual.VISION_SIZE
+        assert brax.envs.get_environment(name).observation_size["vision"] == (2, 721)
     with pytest.raises(KeyError, match="valid"):
         flyenvs.brax.make("VisualTaxis", target={"bearing": 1.0})
 
@@ -81,12 +80,13 @@ def test_taxis_parity_with_c_mujoco():
     """Same task, same key: MJX and C MuJoCo see the same thing and move alike."""
     env = flyenvs.brax.make("VisualTaxis", episode_length=30)
     reset, step = jax.jit(env.reset), jax.jit(env.step)
-    task = driver.make_task("VisualTaxis", episode_length=30)
+    task = registry.make_task("VisualTaxis", episode_length=30)
     stepper = driver.NumpyStepper(task, MujocoBackend(task.model))
     key = jax.random.PRNGKey(3)
     state = reset(key)
     physics, obs_c, info_c = stepper.reset(key)
-    np.testing.assert_allclose(np.asarray(state.obs), np.asarray(obs_c), rtol=1e-4, atol=1e-3)
+    for key in task.observation_spec:
+        np.testing.assert_allclose(state.obs[key], obs_c[key], rtol=1e-4, atol=1e-3)
     for _ in range(5):
         state = step(state, jnp.zeros(8))
         physics, out = stepper.step(physics, info_c, np.zeros(8, np.float32))
@@ -94,6 +94,6 @@ def test_taxis_parity_with_c_mujoco():
     np.testing.assert_allclose(
         np.asarray(state.metrics["distance_mm"]), float(out["metrics"]["distance_mm"]), atol=0.05
     )
-    vision_mjx = np.asarray(state.obs)[-visual.VISION_SIZE :]
-    vision_c = np.asarray(out["obs"])[-visual.VISION_SIZE :]
+    vision_mjx = np.asarray(state.obs["vision"])
+    vision_c = np.asarray(out["obs"]["vision"])
     assert np.mean(np.abs(vision_mjx - vision_c)) < 0.02

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import gymnasium
 import jax
 import jax.numpy as jnp
@@ -15,38 +13,18 @@ from flyenvs import body
 from flyenvs.body import constants
 from flyenvs.connectome.vnc import build
 from flyenvs.tasks import walk
-from flyenvs.tasks.action_modes.vnc import VNCController, make_controller
-
-ENTRY_POINT = importlib.metadata.EntryPoint(
-    name="vnc", value="flyenvs.tasks.action_modes.vnc:make_controller", group="flyenvs.action_modes"
-)
-
-
-def _installed() -> bool:
-    eps = importlib.metadata.entry_points(group=walk.ACTION_MODE_GROUP)
-    return any(ep.name == "vnc" for ep in eps)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def vnc_mode():
-    """Resolve ``action_mode="vnc"`` through the real entry point where it is installed, else
-    through the same ``EntryPoint`` object (the path flyenvs takes is identical)."""
-    with pytest.MonkeyPatch.context() as mp:
-        if not _installed():
-            plugins = walk.plugin_action_modes
-            mp.setattr(walk, "plugin_action_modes", lambda: {**plugins(), "vnc": ENTRY_POINT})
-        yield
+from flyenvs.tasks.action_modes.vnc import VNCController, make
 
 
 @pytest.fixture(scope="module")
 def controller() -> VNCController:
     model = body.load("train")
-    return make_controller(model, walk.default_config(action_mode="vnc"))
+    return make(model, walk.default_config(action_mode="vnc"))
 
 
 @pytest.fixture(scope="module")
 def gym_env():
-    env = gymnasium.make("flyenvs/Walk-v0", action_mode="vnc")
+    env = gymnasium.make("flyenvs/Walk-v1", action_mode="vnc")
     yield env
     env.close()
 
@@ -146,14 +124,27 @@ def test_unknown_mode_lists_available() -> None:
     assert "cpg" in str(err.value) and "joints" in str(err.value)
 
 
-def test_entry_point_installed() -> None:
-    if not _installed():
-        pytest.skip(
-            'entry point not installed: add [project.entry-points."flyenvs.action_modes"] '
-            'vnc = "flyenvs.tasks.action_modes.vnc:make_controller" to pyproject.toml and reinstall'
+def test_options_come_from_the_task_config() -> None:
+    model = body.load("train")
+    cfg = walk.default_config(
+        action_mode="vnc",
+        action__vnc__drive_gain=40.0,
+        action__vnc__adhesion_threshold=-0.5,
+        action__vnc__warmup_s=0.1,
+        action__vnc__command_neurons=["DNg100_LF", "DNg100_RF"],
+    )
+    ctrl = walk.WalkTask(model, cfg).controller
+    assert isinstance(ctrl, VNCController)
+    assert ctrl.drive_gain == 40.0 and ctrl.adhesion_threshold == -0.5 and ctrl.warmup_s == 0.1
+    assert ctrl.command_neurons == ("DNg100_LF", "DNg100_RF")
+    assert ctrl.action_low.shape == (2,)
+    with pytest.raises(ValueError, match="drive_gain"):
+        walk.WalkTask(model, walk.default_config(action_mode="vnc", action__vnc__drive_gain=-1.0))
+    with pytest.raises(ValueError, match="command_neurons"):
+        walk.WalkTask(
+            model,
+            walk.default_config(action_mode="vnc", action__vnc__command_neurons=["DNg999"]),
         )
-    (ep,) = [e for e in importlib.metadata.entry_points(group="flyenvs.action_modes")]
-    assert ep.load() is make_controller
 
 
 # ----------------------------------------------------------------------- env, C MuJoCo
@@ -162,7 +153,8 @@ def test_check_env(gym_env) -> None:
 
     check_env(gym_env.unwrapped, skip_render_check=True)
     assert gym_env.action_space.shape == (6,)
-    assert gym_env.observation_space.shape == (2 * 42 + 9 + 12 + 4 + 6 + 60,)
+    assert gym_env.unwrapped.task.observation_size == 2 * 42 + 9 + 12 + 4 + 6 + 60
+    assert gym_env.observation_space["controller"].shape == (60,)
 
 
 def test_env_rejects_wrong_dn_shape(gym_env) -> None:

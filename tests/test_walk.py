@@ -10,7 +10,7 @@ import pytest
 from flyenvs import body
 from flyenvs.body import constants
 from flyenvs.sim.base import Readout
-from flyenvs.tasks import cpg, driver, rewards, walk
+from flyenvs.tasks import cpg, registry, rewards, walk
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,9 @@ def test_default_config_is_fresh_and_locked():
 
 def test_overrides_dotted_dunder_and_group():
     cfg = walk.default_config(
-        **{"reward.turn": 2.0}, cpg__freq_hz=10.0, command={"speed_mm_s": [2, 4]}
+        **{"reward.turn": 2.0}, action__cpg__freq_hz=10.0, command={"speed_mm_s": [2, 4]}
     )
-    assert cfg.reward.turn == 2.0 and cfg.cpg.freq_hz == 10.0
+    assert cfg.reward.turn == 2.0 and cfg.action.cpg.freq_hz == 10.0
     assert cfg.command.speed_mm_s == (2.0, 4.0)
 
 
@@ -72,7 +72,7 @@ def test_control_period_must_be_whole_physics_steps(model):
 
 def test_unknown_task_name():
     with pytest.raises(KeyError, match="Walk"):
-        driver.make_task("Fly")
+        registry.make_task("Fly")
 
 
 # ------------------------------------------------------------------------------------------ CPG
@@ -177,12 +177,13 @@ def test_rewards_stay_in_documented_range(model, mode):
     high = r.speed + r.turn + r.upright
     rng = np.random.default_rng(0)
     _, _, info = task.reset(jax.random.PRNGKey(0))
-    reward_fn = jax.jit(task.reward)
+    transition = jax.jit(task.transition)
     for i in range(40):
         action = rng.uniform(-1, 1, task.action_size).astype(np.float32)
-        total, terms, _ = reward_fn(_readout(rng, scale=10.0 ** (i % 4 - 1)), info, action)
-        assert low - 1e-5 <= float(total) <= high + 1e-5
-        assert set(terms) == set(walk.REWARD_TERMS)
+        out = transition(_readout(rng, scale=10.0 ** (i % 4 - 1)), info, action)
+        assert low - 1e-5 <= float(out["reward"]) <= high + 1e-5
+        terms = {k for k in out["metrics"] if k.startswith("reward/")}
+        assert terms == {f"reward/{k}" for k in walk.REWARD_TERMS}
 
 
 def test_termination_on_flip_body_contact_and_nan(cpg_task):
@@ -190,16 +191,15 @@ def test_termination_on_flip_body_contact_and_nan(cpg_task):
     _, _, info = cpg_task.reset(jax.random.PRNGKey(0))
     action = jnp.zeros(cpg_task.action_size)
     upright = _readout(rng)
-    assert not bool(cpg_task.reward(upright, info, action)[2])
+    assert not bool(cpg_task.transition(upright, info, action)["terminated"])
     flipped = upright._replace(gravity_body=np.array([0.0, 0.0, 1.0]))
-    assert bool(cpg_task.reward(flipped, info, action)[2])
+    assert bool(cpg_task.transition(flipped, info, action)["terminated"])
     touching = upright._replace(body_contact=np.float32(1.0))
-    assert bool(cpg_task.reward(touching, info, action)[2])
+    assert bool(cpg_task.transition(touching, info, action)["terminated"])
     broken = upright._replace(joint_vel_rad_s=np.full(42, np.nan))
-    total, _, terminated = cpg_task.reward(broken, info, action)
-    assert bool(terminated) and float(total) == 0.0
     out = cpg_task.transition(broken, info, action)
-    assert np.all(np.isfinite(np.asarray(out["obs"])))
+    assert bool(out["terminated"]) and float(out["reward"]) == 0.0
+    assert all(np.all(np.isfinite(np.asarray(x))) for x in out["obs"].values())
 
 
 def test_reset_differs_across_seeds_and_repeats_per_seed(cpg_task):
@@ -221,11 +221,17 @@ def test_fixed_command(model):
 
 
 def test_observation_layout(model):
-    for mode, n_action, n_feat in [("cpg", 8, 18), ("joints", 48, 0)]:
+    for mode, n_action, n_feat in [("cpg", 8, 18), ("joints", 48, 0), ("vnc", 6, 60)]:
         task = walk.WalkTask(model, walk.default_config(action_mode=mode))
         _, _, info = task.reset(jax.random.PRNGKey(0))
         obs = task.observe(_readout(np.random.default_rng(0)), info)
-        assert obs.shape == (task.observation_size,)
+        spec = task.observation_spec
+        assert list(obs) == list(spec)
+        assert {k: v.shape for k, v in obs.items()} == {k: v.shape for k, v in spec.items()}
+        assert obs["prev_action"].shape == (n_action,)
+        assert ("controller" in obs) == (n_feat > 0)
+        if n_feat:
+            assert obs["controller"].shape == (n_feat,)
         assert task.observation_size == 84 + 9 + 12 + 4 + n_action + n_feat
         assert task.action_size == n_action
 

@@ -55,18 +55,17 @@ class TaskSpec:
         return getattr(importlib.import_module(self.module), self.task_class)
 
 
-_T = "flyenvs.tasks."
 #: Task name -> spec (one line per task).
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec("Walk", 1, _T + "walk", "WalkTask", False,
+        TaskSpec("Walk", 1, "flyenvs.tasks.walk", "WalkTask", False,
                  "follow a commanded forward speed (mm/s) and turn rate (rad/s)"),
-        TaskSpec("VisualTaxis", 1, _T + "visual_taxis", "TaxisTask", True,
+        TaskSpec("VisualTaxis", 1, "flyenvs.tasks.visual_taxis", "TaxisTask", True,
                  "walk to a dark pillar seen with the compound eyes"),
-        TaskSpec("Optomotor", 1, _T + "visual_optomotor", "OptomotorTask", True,
+        TaskSpec("Optomotor", 1, "flyenvs.tasks.visual_optomotor", "OptomotorTask", True,
                  "turn with a rotating vertical grating"),
-        TaskSpec("Pursuit", 1, _T + "visual_pursuit", "PursuitTask", True,
+        TaskSpec("Pursuit", 1, "flyenvs.tasks.visual_pursuit", "PursuitTask", True,
                  "follow a moving sphere at a set distance"),
     )
 }  # fmt: skip

@@ -1,5 +1,7 @@
 """Recorded tests/data/rollouts_v0.npz on the v0 code (commit 26b9e0a; not runnable on v1)."""
+
 import numpy as np, gymnasium as gym, flyenvs  # noqa
+
 CASES = {
     "Walk_cpg": ("flyenvs/Walk-v0", {"action_mode": "cpg"}),
     "Walk_joints": ("flyenvs/Walk-v0", {"action_mode": "joints"}),
@@ -15,10 +17,12 @@ for name, (env_id, cfg) in CASES.items():
     rng = np.random.default_rng(7)
     obs_l, rew_l, term_l = [obs], [], []
     mets = {}
-    for t in range(6):
+    for _ in range(6):
         a = rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32)
         obs, r, term, trunc, info = env.step(a)
-        obs_l.append(obs); rew_l.append(r); term_l.append(term)
+        obs_l.append(obs)
+        rew_l.append(r)
+        term_l.append(term)
         for k, v in info.items():
             if isinstance(v, float):
                 mets.setdefault(k, []).append(v)
