@@ -1,14 +1,16 @@
 """Brax adapter: a flyenvs task on MJX as a ``brax.envs.Env`` (pure, jit/vmap-able).
 
-``state.pipeline_state`` is the ``mjx.Data``; ``state.obs`` is the task's observation dict (the
-same entries and shapes as the Gymnasium ``Dict`` space); the task's own state (command,
+``state.pipeline_state`` is the ``mjx.Data``; ``state.obs`` is the task's observation dict
+(the same entries and shapes as the Gymnasium ``Dict`` space); the task's own state (command,
 controller state, previous action, RNG, ...) lives in ``state.info["task"]``;
 ``state.metrics`` holds ``reward/<term>`` and the task's kinematic metrics. ``done`` is
 termination only: truncation at ``episode_length`` is Brax's ``EpisodeWrapper``'s job (pass
-``episode_length=env.episode_length`` to ``ppo.train``). Use :func:`wrap_for_training` as ``ppo.train``'s ``wrap_env_fn``: unlike
-Brax's default ``AutoResetWrapper`` (which restores only ``pipeline_state`` and ``obs``), it
-resets the whole state, task info included, with a fresh random episode, and flattens the
-observation dict into one vector (:func:`flyenvs.tasks.base.flatten_observation`, the order of
+``episode_length=env.episode_length`` to ``ppo.train``).
+
+Use :func:`wrap_for_training` as ``ppo.train``'s ``wrap_env_fn``: unlike Brax's default
+``AutoResetWrapper`` (which restores only ``pipeline_state`` and ``obs``), it resets the whole
+state, task info included, with a fresh random episode, and it flattens the observation dict
+into one vector (:func:`flyenvs.tasks.base.flatten_observation`, in the order of
 ``env.task.observation_spec``) for Brax's MLP networks.
 """
 
