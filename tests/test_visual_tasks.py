@@ -310,3 +310,18 @@ def test_taxis_demo_script_writes_video(tmp_path):
         [sys.executable, str(script), "--max-steps", "0"], capture_output=True, text=True
     )
     assert bad.returncode != 0 and "--max-steps" in bad.stderr
+
+
+@pytest.mark.slow
+def test_stable_baselines3_multi_input_policy_accepts_the_visual_envs():
+    """SB3's ``MultiInputPolicy`` builds on the ``Dict`` space and runs a short PPO update."""
+    sb3 = pytest.importorskip(
+        "stable_baselines3", reason="Stable-Baselines3 (and torch) are not in the dev extra"
+    )
+    env = gym.make("flyenvs/VisualTaxis-v1", **SHORT)
+    model = sb3.PPO("MultiInputPolicy", env, n_steps=16, batch_size=16, n_epochs=1, seed=0)
+    model.learn(total_timesteps=16)
+    obs, _ = env.reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(action.astype(np.float32))
+    env.close()

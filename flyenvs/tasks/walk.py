@@ -37,33 +37,33 @@ from flyenvs.sim.base import Readout
 from flyenvs.tasks import base, rewards
 from flyenvs.tasks import config as config_lib
 
-_DEFAULTS: dict[str, Any] = base.task_defaults(
-    {
-        "command": {
-            "fixed": False,
-            "speed_mm_s": (3.0, 9.0),  # what the train body's cpg gait reaches (docs/walk.md)
-            "turn_rad_s": (-1.5, 1.5),
-            "fixed_speed_mm_s": 7.0,
-            "fixed_turn_rad_s": 0.0,
-        },
+#: Walk's own option groups (beside the shared ones of :func:`flyenvs.tasks.base.task_defaults`).
+_TASK_GROUPS: dict[str, Any] = {
+    "command": {
+        "fixed": False,
+        "speed_mm_s": (3.0, 9.0),  # what the train body's cpg gait reaches (docs/walk.md)
+        "turn_rad_s": (-1.5, 1.5),
+        "fixed_speed_mm_s": 7.0,
+        "fixed_turn_rad_s": 0.0,
     },
-    reward={
-        "speed": 1.0,
-        "turn": 0.5,
-        "upright": 0.2,
-        "speed_tolerance_mm_s": 0.5,
-        "speed_margin_mm_s": 4.0,
-        "turn_tolerance_rad_s": 0.5,
-        "turn_margin_rad_s": 2.0,
-    },
-)
+}
+#: Walk's reward terms' scales and shapes (the effort terms are added by ``task_defaults``).
+_REWARD: dict[str, float] = {
+    "speed": 1.0,
+    "turn": 0.5,
+    "upright": 0.2,
+    "speed_tolerance_mm_s": 0.5,
+    "speed_margin_mm_s": 4.0,
+    "turn_tolerance_rad_s": 0.5,
+    "turn_margin_rad_s": 2.0,
+}
 
 REWARD_TERMS: tuple[str, ...] = ("speed", "turn", "upright", *base.EFFORT_TERMS)
 
 
 def default_config(**overrides: Any) -> ConfigDict:
     """A fresh locked Walk config, with ``overrides`` (dotted keys) applied and validated."""
-    cfg = config_lib.build_config(_DEFAULTS, overrides)
+    cfg = config_lib.build_config(base.task_defaults(_TASK_GROUPS, _REWARD), overrides)
     validate(cfg)
     return cfg
 
