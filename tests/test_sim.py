@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -12,6 +16,7 @@ import flyenvs.body as fb
 from flyenvs.body import constants as C
 from flyenvs.body.kinematics import tripod_gait
 from flyenvs.sim import MjxBackend, MujocoBackend, Readout, common
+from flyenvs.sim._mjx_import import without_warp_probe
 
 #: Parity tolerance after 0.2 s of the same controls (MJX runs in float32, C MuJoCo in float64).
 PARITY_POS_MM = 0.1
@@ -301,3 +306,20 @@ def test_reference_variant_runs_on_c_backend():
     assert r.time_s == pytest.approx(0.02)
     assert r.tarsus_force.sum() > 0 and r.body_contact == 0.0
     assert state.warning[mujoco.mjtWarning.mjWARN_BADQACC].number == 0
+
+
+@pytest.mark.parametrize("module", ["flyenvs.sim.mjx_backend", "flyenvs.brax", "agents.ppo"])
+def test_importing_mjx_prints_no_warp_probe(module):
+    """MJX's "Failed to import warp" probe lines do not reach a user (fresh interpreter)."""
+    env = {**os.environ, "MUJOCO_GL": "egl"}
+    out = subprocess.run([sys.executable, "-c", f"import {module}; print('imported')"],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Failed to import" not in out.stdout + out.stderr
+    assert out.stdout.endswith("imported\n")  # other output still gets through
+
+
+def test_warp_probe_filter_keeps_other_lines():
+    text = "a\nFailed to import warp: No module named 'warp'\nb\n"
+    text += "Failed to import mujoco_warp: No module named 'warp'\nc"
+    assert without_warp_probe(text) == "a\nb\nc"

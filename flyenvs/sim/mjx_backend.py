@@ -19,11 +19,11 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
-from mujoco import mjx
 
 from flyenvs.body import constants as C
 from flyenvs.body.layout import layout
 from flyenvs.sim import common
+from flyenvs.sim._mjx_import import mjx
 from flyenvs.sim.base import Readout
 
 
