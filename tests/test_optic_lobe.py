@@ -19,6 +19,8 @@ import flyenvs.connectome.optic_lobe as ol
 from flyenvs.connectome.optic_lobe import stimuli
 from flyenvs.connectome.optic_lobe.connectome import fill_hull
 from flyenvs.connectome.optic_lobe.sparse import WINDOW_MAX_BATCH
+from flyenvs.connectome.optic_lobe.tuning import T4, T5
+from flyenvs.vision.lattice import EXTENT, N_OMMATIDIA, hex_coords
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,28 @@ def test_node_order_and_lawf_sublattice(net):
     i = net.neuron_index("T4a", 2, -3)
     assert (c.cell_types[c.node_type[i]], c.node_u[i], c.node_v[i]) == ("T4a", 2, -3)
     assert net.neuron_index("Lawf1", 3, -2) >= 0
+
+
+def test_columns_are_the_eyes_lattice(net):
+    """The eye-to-optic-lobe contract: column i of the eyes' readout (the lattice of
+    ``flyenvs.vision``) is column i of the network, index for index: the column table, every
+    photoreceptor input, the default readout (T4/T5) and the moving-edge stimulus."""
+    u, v = hex_coords()
+    c = net.connectome
+    assert ol.hex_columns is hex_coords  # one definition, not a copy
+    assert net.n_columns == N_OMMATIDIA and c.extent == EXTENT
+    np.testing.assert_array_equal(c.column_u, u)
+    np.testing.assert_array_equal(c.column_v, v)
+    for nodes in (c.input_index, ol.type_columns(net, T4 + T5).reshape(8, -1)):
+        np.testing.assert_array_equal(c.node_u[nodes], np.broadcast_to(u, nodes.shape))
+        np.testing.assert_array_equal(c.node_v[nodes], np.broadcast_to(v, nodes.shape))
+    # the stimulus renderer's hexagon i is centred at column (u_i, v_i): x = v, y = u + v / 2
+    pix, hexes, _ = stimuli._hex_membership()
+    size = 775
+    centre_x = np.bincount(hexes, weights=pix % size) / np.bincount(hexes) - size // 2
+    centre_y = np.bincount(hexes, weights=pix // size) / np.bincount(hexes) - size // 2
+    np.testing.assert_allclose(centre_x / 25, v, atol=0.1)
+    np.testing.assert_allclose(centre_y / 25, u + v / 2, atol=0.1)
 
 
 def test_edges_follow_filters(net):

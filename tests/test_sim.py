@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -12,6 +16,7 @@ import flyenvs.body as fb
 from flyenvs.body import constants as C
 from flyenvs.body.kinematics import tripod_gait
 from flyenvs.sim import MjxBackend, MujocoBackend, Readout, common
+from flyenvs.sim._mjx_import import without_warp_probe
 
 #: Parity tolerance after 0.2 s of the same controls (MJX runs in float32, C MuJoCo in float64).
 PARITY_POS_MM = 0.1
@@ -126,6 +131,28 @@ def test_adhesion_only_on_tarsi_in_contact(cpu, model):
     # wrench equals the force applied at the tip site: torque = (tip - com) x force
     r = state.site_xpos[lay.tarsus_site_ids[0]] - state.xipos[lay.tarsus_body_ids[0]]
     np.testing.assert_allclose(w[lay.tarsus_body_ids[0], 3:], np.cross(r, [0, 0, -40]))
+    # the same rule on JAX arrays (what MJX runs)
+    w_jax = common.adhesion_wrench(jnp, lay, jnp.array([1, 1, 0.5, 1, 0, 1.0]),
+                                   jnp.asarray(tarsus_force), jnp.asarray(state.site_xpos),
+                                   jnp.asarray(state.xipos), model.nbody)  # fmt: skip
+    np.testing.assert_allclose(np.asarray(w_jax), w, rtol=1e-6, atol=1e-6)
+
+
+def test_contact_rule_same_on_numpy_and_jax(cpu, model):
+    """Touching normal forces, tarsus forces and body contact: one code for numpy and JAX."""
+    n = int(round(0.2 / model.opt.timestep))
+    state = cpu.step(cpu.init(fb.neutral_qpos(model)), fb.neutral_joint_angles(), np.ones(6), n)
+    k, con = state.ncon, state.contact
+    args = (state.efc_force, con.efc_address[:k], con.dist[:k])
+    touching = common.touching_normal_force(np, *args)
+    touching_jax = common.touching_normal_force(jnp, *(jnp.asarray(a) for a in args))
+    np.testing.assert_allclose(np.asarray(touching_jax), touching, rtol=1e-6)
+    geom = con.geom[:k]
+    for xp, f in ((np, touching), (jnp, touching_jax)):
+        tarsus, body = common.tarsus_and_body_contact(xp, cpu.layout, xp.asarray(geom), f)
+        np.testing.assert_allclose(np.asarray(tarsus), cpu.readout(state).tarsus_force, rtol=1e-6)
+        assert float(body) == 0.0
+    assert np.all(touching >= 0) and np.count_nonzero(touching) >= 6
 
 
 def test_adhesion_presses_tarsi_on_floor(cpu, model):
@@ -232,17 +259,41 @@ def test_mjx_vmap_random_rollouts_finite(mjx_fns, model):
     assert float(jnp.std(r.body_pos_mm[:, 0])) > 0
 
 
-def test_c_fast_adhesion_gate_matches_shared_formula(cpu, model):
-    """The C backend's inlined adhesion gate equals ``tarsus_force > 0`` of the shared code."""
+def test_adhesion_gate_is_a_pushing_touching_tarsus_contact(cpu, model):
+    """``tarsus_force > 0`` (the adhesion gate) <=> some contact of that leg's tarsus touches
+    (distance <= 0) with a positive normal force, decoded independently by ``mj_contactForce``."""
     state = cpu.init(fb.neutral_qpos(model))
     ctrls, adhs = tripod_gait(np.arange(100) * 2 * model.opt.timestep)
+    force6 = np.zeros(6)
     seen = set()
     for ctrl, adh in zip(ctrls, adhs, strict=True):
         state = cpu.step(state, ctrl, adh, 2)
-        gate = cpu._tarsi_in_contact(state)
-        np.testing.assert_array_equal(gate, cpu.readout(state).tarsus_force > 0)
+        gate = np.zeros(6, dtype=bool)
+        for i in range(state.ncon):
+            con = state.contact[i]
+            mujoco.mj_contactForce(model, state, i, force6)
+            leg = max(cpu.layout.geom_leg[con.geom[0]], cpu.layout.geom_leg[con.geom[1]])
+            if leg >= 0 and con.dist <= 0 and force6[0] > 0:
+                gate[leg] = True
+        np.testing.assert_array_equal(cpu.readout(state).tarsus_force > 0, gate)
         seen.add(tuple(gate))
     assert len(seen) > 2  # legs lift and land during the gait
+
+
+def test_c_step_applies_the_shared_adhesion_wrench(cpu, model):
+    """One C substep applies ``common.adhesion_wrench`` of the state it starts from."""
+    lay = cpu.layout
+    n = int(round(0.2 / model.opt.timestep))  # 0.2 s: every tarsus has landed (~0.16 s)
+    state = cpu.step(cpu.init(fb.neutral_qpos(model)), fb.neutral_joint_angles(), np.ones(6), n)
+    n_pulled = []
+    for adhesion in (np.array([1.0, 0.0, 0.5, 1.0, 0.25, 1.0]), np.zeros(6)):
+        tarsus_force = cpu.readout(state).tarsus_force
+        expected = common.adhesion_wrench(np, lay, adhesion, tarsus_force, state.site_xpos.copy(),
+                                          state.xipos.copy(), model.nbody)  # fmt: skip
+        state = cpu.step(state, fb.neutral_joint_angles(), adhesion, 1)
+        np.testing.assert_array_equal(state.xfrc_applied, expected)
+        n_pulled.append(np.count_nonzero(expected[:, 2]))
+    assert n_pulled == [5, 0]  # standing: all six tarsi touch; leg 1 has adhesion 0
 
 
 def test_reference_variant_runs_on_c_backend():
@@ -255,3 +306,20 @@ def test_reference_variant_runs_on_c_backend():
     assert r.time_s == pytest.approx(0.02)
     assert r.tarsus_force.sum() > 0 and r.body_contact == 0.0
     assert state.warning[mujoco.mjtWarning.mjWARN_BADQACC].number == 0
+
+
+@pytest.mark.parametrize("module", ["flyenvs.sim.mjx_backend", "flyenvs.brax", "agents.ppo"])
+def test_importing_mjx_prints_no_warp_probe(module):
+    """MJX's "Failed to import warp" probe lines do not reach a user (fresh interpreter)."""
+    env = {**os.environ, "MUJOCO_GL": "egl"}
+    out = subprocess.run([sys.executable, "-c", f"import {module}; print('imported')"],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Failed to import" not in out.stdout + out.stderr
+    assert out.stdout.endswith("imported\n")  # other output still gets through
+
+
+def test_warp_probe_filter_keeps_other_lines():
+    text = "a\nFailed to import warp: No module named 'warp'\nb\n"
+    text += "Failed to import mujoco_warp: No module named 'warp'\nc"
+    assert without_warp_probe(text) == "a\nb\nc"

@@ -11,6 +11,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+# Before brax, which imports mujoco.mjx itself: MJX imported once, without its warp-probe lines.
+from flyenvs.sim import _mjx_import  # noqa: F401
+
+# isort: split
 from brax import envs as brax_envs
 
 from flyenvs.brax.env import (

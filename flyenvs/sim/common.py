@@ -35,41 +35,107 @@ def check_model(model: mujoco.MjModel) -> None:
         raise ValueError(f"expected {C.N_LEG_JOINTS} actuators, model has {model.nu}")
 
 
-def contact_normal_force(xp: Any, efc_force: Any, efc_address: Any) -> Any:
-    """[ncon] normal force of each contact (0 for contacts without constraint rows)."""
+def _constant(values: Any, dtype: Any) -> np.ndarray:
+    """A read-only numpy array (module constants stay immutable)."""
+    a = np.array(values, dtype=dtype)
+    a.flags.writeable = False
+    return a
+
+
+#: Offsets [1, 4] of a contact's constraint rows from its ``efc_address``.
+_ROW_OFFSETS = _constant([list(range(ROWS_PER_CONTACT))], np.int64)
+#: ``xfrc_applied`` row [6] of a unit force along ``FLOOR_NORMAL`` applied at offset ``r`` from
+#: the centre of mass: force (0, 0, 1), torque r x (0, 0, 1) = (r_y, -r_x, 0), computed as
+#: ``r[:, _UNIT_WRENCH_R_AXIS] * _UNIT_WRENCH_R_SIGN + _UNIT_WRENCH_FORCE`` (exact: products
+#: with 0 and +-1 and sums with 0).
+_UNIT_WRENCH_R_AXIS = _constant([0, 0, 0, 1, 0, 0], np.int64)
+_UNIT_WRENCH_R_SIGN = _constant([0.0, 0.0, 0.0, 1.0, -1.0, 0.0], np.float64)
+_UNIT_WRENCH_FORCE = _constant([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], np.float64)
+
+
+def touching_normal_force(xp: Any, efc_force: Any, efc_address: Any, contact_dist: Any) -> Any:
+    """[ncon] normal force (uN) of each touching contact, 0 for the others.
+
+    Touching: distance <= 0 (with a contact margin, a constraint can push a geom that approaches
+    fast before it touches; that force is not "contact" here) and constraint rows present
+    (``efc_address >= 0``). The normal force is the sum of the contact's 4 pyramid-edge forces,
+    each >= 0.
+
+    Args:
+        efc_force: [nefc] constraint forces (uN).
+        efc_address: [ncon] first constraint row of each contact (-1: none).
+        contact_dist: [ncon] signed distance (mm; < 0 = penetration).
+    """
     if efc_force.shape[0] == 0:
         return xp.zeros(efc_address.shape, dtype=efc_force.dtype)
-    valid = efc_address >= 0
-    adr = xp.where(valid, efc_address, 0)
-    rows = adr[:, None] + xp.arange(ROWS_PER_CONTACT)[None, :]
-    rows = xp.minimum(rows, efc_force.shape[0] - 1)
-    return xp.where(valid, efc_force[rows].sum(axis=1), 0.0)
+    # rows of an address -1 index from the end (valid indices in numpy and JAX), then masked
+    rows = xp.minimum(efc_address[:, None] + _ROW_OFFSETS, efc_force.shape[0] - 1)
+    touching = (efc_address >= 0) & (contact_dist <= 0)
+    return xp.where(touching, efc_force[rows].sum(axis=1), 0.0)
 
 
-def tarsus_and_body_contact(
-    xp: Any, lay: Layout, contact_geom: Any, contact_dist: Any, normal_force: Any
-) -> tuple[Any, Any]:
-    """Per-leg tarsus normal force [6] and body-contact flag [] from the contact list.
+def tarsus_normal_force(xp: Any, lay: Layout, contact_geom: Any, touching_force: Any) -> Any:
+    """[6] summed normal force (uN) of each leg's touching tarsus contacts.
 
-    Only touching contacts (distance <= 0) count: with a contact margin, a constraint can push
-    a geom that approaches fast before it touches; that force is not "contact" here.
+    A leg is *in contact* when this is > 0 (the adhesion gate): the forces are >= 0, so that is
+    "some touching contact of its tarsus pushes".
 
     Args:
         contact_geom: [ncon, 2] geom ids of each contact.
-        contact_dist: [ncon] signed distance (mm; < 0 = penetration).
-        normal_force: [ncon] normal force of each contact (model force units).
+        touching_force: [ncon] from :func:`touching_normal_force`.
     """
-    normal_force = xp.where(contact_dist <= 0, normal_force, 0.0)
-    geom_leg = xp.asarray(lay.geom_leg)
-    leg = xp.maximum(geom_leg[contact_geom[:, 0]], geom_leg[contact_geom[:, 1]])  # [ncon]
+    leg = xp.asarray(lay.geom_leg)[contact_geom].max(axis=1)  # [ncon], -1 = no tarsus
     if xp is np:
-        force = np.bincount(leg + 1, weights=normal_force, minlength=C.N_LEGS + 1)
-    else:
-        force = xp.zeros(C.N_LEGS + 1, dtype=normal_force.dtype).at[leg + 1].add(normal_force)
-    is_body = xp.asarray(lay.geom_is_body)
-    body = xp.maximum(is_body[contact_geom[:, 0]], is_body[contact_geom[:, 1]])
-    body_contact = xp.any((body > 0) & (normal_force > 0)).astype(normal_force.dtype)
-    return force[1:], body_contact
+        return np.bincount(leg + 1, weights=touching_force, minlength=C.N_LEGS + 1)[1:]
+    return xp.zeros(C.N_LEGS + 1, dtype=touching_force.dtype).at[leg + 1].add(touching_force)[1:]
+
+
+def body_contact(xp: Any, lay: Layout, contact_geom: Any, touching_force: Any) -> Any:
+    """[] 1.0 if a body-contact geom touches with a positive normal force, else 0.0.
+
+    Args: as :func:`tarsus_normal_force`.
+    """
+    body = xp.asarray(lay.geom_is_body)[contact_geom].max(axis=1)  # [ncon]
+    return xp.any((body > 0) & (touching_force > 0)).astype(touching_force.dtype)
+
+
+def tarsus_and_body_contact(
+    xp: Any, lay: Layout, contact_geom: Any, touching_force: Any
+) -> tuple[Any, Any]:
+    """Per-leg tarsus normal force [6] (uN) and body-contact flag [] (see the two functions)."""
+    return (
+        tarsus_normal_force(xp, lay, contact_geom, touching_force),
+        body_contact(xp, lay, contact_geom, touching_force),
+    )
+
+
+def tarsus_adhesion_wrench(
+    xp: Any,
+    lay: Layout,
+    adhesion: Any,
+    tarsus_force: Any,
+    site_xpos: Any,
+    xipos: Any,
+    force_max: float = C.ADHESION_FORCE_MAX,
+) -> Any:
+    """The adhesion rule: ``xfrc_applied`` rows [6, 6] of the six tarsus bodies
+    (``lay.tarsus_body_ids``, in leg order).
+
+    Each leg in contact (``tarsus_force > 0``) is pulled toward the floor (along
+    -``FLOOR_NORMAL``) with ``adhesion[leg] * force_max`` (uN) at its tip site; the wrench is
+    expressed at the tarsus body's centre of mass as MuJoCo's ``xfrc_applied`` requires
+    (force, torque = (tip - com) x force, uN and uN mm). Legs not in contact get zeros.
+
+    Args:
+        adhesion: [6] adhesion controls in [0, 1].
+        tarsus_force: [6] current tarsus normal forces (uN; the contact gate).
+        site_xpos: [nsite, 3]; xipos: [nbody, 3] (mm).
+    """
+    fz = xp.where(tarsus_force > 0, -force_max * adhesion, 0.0)  # [6] along FLOOR_NORMAL
+    r = site_xpos[lay.tarsus_site_ids] - xipos[lay.tarsus_body_ids]  # [6, 3] tip - com (mm)
+    sign = xp.asarray(_UNIT_WRENCH_R_SIGN, dtype=r.dtype)
+    unit = r[:, _UNIT_WRENCH_R_AXIS] * sign + xp.asarray(_UNIT_WRENCH_FORCE, dtype=r.dtype)
+    return fz[:, None] * unit  # [6, 6]: force (0, 0, fz), torque (r_y fz, -r_x fz, 0)
 
 
 def adhesion_wrench(
@@ -82,22 +148,9 @@ def adhesion_wrench(
     nbody: int,
     force_max: float = C.ADHESION_FORCE_MAX,
 ) -> Any:
-    """``xfrc_applied`` [nbody, 6] implementing tarsal adhesion.
-
-    Each leg whose tarsus tip is in contact (normal force > 0) is pulled toward the floor with
-    ``adhesion[leg] * force_max`` at its tip site; the wrench is expressed at the tarsus body's
-    centre of mass as MuJoCo's ``xfrc_applied`` requires (force, torque = r x force).
-
-    Args:
-        adhesion: [6] adhesion controls in [0, 1].
-        tarsus_force: [6] current tarsus normal forces (contact gate).
-        site_xpos: [nsite, 3]; xipos: [nbody, 3] (mm).
-    """
-    fz = -xp.where(tarsus_force > 0, adhesion * force_max, 0.0)  # [6] force along -FLOOR_NORMAL
-    r = site_xpos[lay.tarsus_site_ids] - xipos[lay.tarsus_body_ids]  # [6, 3]
-    zero = xp.zeros_like(fz)
-    # force (0, 0, fz); torque r x force = (r_y fz, -r_x fz, 0)
-    wrench = xp.stack([zero, zero, fz, r[:, 1] * fz, -r[:, 0] * fz, zero], axis=1)  # [6, 6]
+    """``xfrc_applied`` [nbody, 6] implementing tarsal adhesion: the rows of
+    :func:`tarsus_adhesion_wrench` at the tarsus bodies, zeros elsewhere."""
+    wrench = tarsus_adhesion_wrench(xp, lay, adhesion, tarsus_force, site_xpos, xipos, force_max)
     out = xp.zeros((nbody, 6), dtype=site_xpos.dtype)
     if xp is np:
         out[lay.tarsus_body_ids] = wrench

@@ -19,11 +19,11 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
-from mujoco import mjx
 
 from flyenvs.body import constants as C
 from flyenvs.body.layout import layout
 from flyenvs.sim import common
+from flyenvs.sim._mjx_import import mjx
 from flyenvs.sim.base import Readout
 
 
@@ -67,10 +67,14 @@ class MjxBackend:
         )
         return mjx.forward(self.mjx_model, data)
 
-    def _tarsus_and_body(self, data: mjx.Data) -> tuple[jax.Array, jax.Array]:
+    def _contacts(self, data: mjx.Data) -> tuple[jax.Array, jax.Array]:
+        """Geom pairs [ncon, 2] and touching normal forces [ncon] (uN) of the contacts."""
         con = data._impl.contact
-        normal = common.contact_normal_force(jnp, data._impl.efc_force, con.efc_address)
-        return common.tarsus_and_body_contact(jnp, self.layout, con.geom, con.dist, normal)
+        force = common.touching_normal_force(jnp, data._impl.efc_force, con.efc_address, con.dist)
+        return con.geom, force
+
+    def _tarsus_and_body(self, data: mjx.Data) -> tuple[jax.Array, jax.Array]:
+        return common.tarsus_and_body_contact(jnp, self.layout, *self._contacts(data))
 
     def step(self, state: mjx.Data, ctrl: Any, adhesion: Any, n_substeps: int) -> mjx.Data:
         """Advance ``n_substeps`` steps holding ``ctrl`` [42] (joint targets, rad) and
@@ -86,7 +90,7 @@ class MjxBackend:
         data = state.replace(ctrl=jnp.asarray(ctrl, dtype=dtype))
 
         def substep(_: Any, d: mjx.Data) -> mjx.Data:
-            tarsus_force, _ = self._tarsus_and_body(d)
+            tarsus_force = common.tarsus_normal_force(jnp, lay, *self._contacts(d))
             xfrc = common.adhesion_wrench(
                 jnp, lay, adhesion, tarsus_force, d.site_xpos, d.xipos, nbody
             )

@@ -49,8 +49,6 @@ class MujocoBackend:
         self.model = model
         self.layout = layout(model)
         self.timestep_s = float(model.opt.timestep)
-        self._geom_leg = np.asarray(self.layout.geom_leg)
-        self._rows = np.arange(common.ROWS_PER_CONTACT)[None, :]
 
     def init(self, qpos: Any, qvel: Any | None = None) -> mujoco.MjData:
         """New ``MjData`` at ``qpos`` [nq], ``qvel`` [nv] (default 0), forward dynamics applied."""
@@ -70,26 +68,14 @@ class MujocoBackend:
         mujoco.mj_forward(self.model, data)
         return data
 
-    def _tarsus_and_body(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
-        n = data.ncon
-        normal = common.contact_normal_force(np, data.efc_force, data.contact.efc_address[:n])
-        con = data.contact
-        return common.tarsus_and_body_contact(np, self.layout, con.geom[:n], con.dist[:n], normal)
+    def _contacts(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
+        """Geom pairs [ncon, 2] and touching normal forces [ncon] (uN) of the contacts."""
+        n, con = data.ncon, data.contact
+        force = common.touching_normal_force(np, data.efc_force, con.efc_address[:n], con.dist[:n])
+        return con.geom[:n], force
 
-    def _tarsi_in_contact(self, data: mujoco.MjData) -> np.ndarray:
-        """[6] bool: tarsus tip touching the floor with a positive normal force (the gate of
-        :func:`common.adhesion_wrench`, i.e. ``tarsus_force > 0``)."""
-        n = data.ncon
-        on = np.zeros(C.N_LEGS, dtype=bool)
-        if n == 0:
-            return on
-        con = data.contact
-        normal = data.efc_force[con.efc_address[:n, None] + self._rows].sum(axis=1)
-        g = con.geom[:n]
-        leg = np.maximum(self._geom_leg[g[:, 0]], self._geom_leg[g[:, 1]])
-        ok = (leg >= 0) & (con.dist[:n] <= 0) & (normal > 0)
-        on[leg[ok]] = True
-        return on
+    def _tarsus_and_body(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
+        return common.tarsus_and_body_contact(np, self.layout, *self._contacts(data))
 
     def copy_state(self, state: mujoco.MjData) -> mujoco.MjData:
         """An independent copy of ``state`` (a snapshot that later steps do not touch)."""
@@ -105,16 +91,15 @@ class MujocoBackend:
         m, lay = self.model, self.layout
         data = state
         data.ctrl[:] = ctrl
-        fz_max = -adhesion * C.ADHESION_FORCE_MAX  # [6]
-        bodies, sites, xfrc = lay.tarsus_body_ids, lay.tarsus_site_ids, data.xfrc_applied
-        xfrc[:] = 0.0
+        bodies, xfrc = lay.tarsus_body_ids, data.xfrc_applied
+        xfrc[:] = 0.0  # only the tarsus bodies' rows are written below
+        adhering = bool(adhesion.any())  # else the rule's wrench is zero: skip it
         for _ in range(int(n_substeps)):
-            if adhesion.any():  # fast path of common.adhesion_wrench (same formula, tested)
-                fz = np.where(self._tarsi_in_contact(data), fz_max, 0.0)
-                r = data.site_xpos[sites] - data.xipos[bodies]
-                xfrc[bodies, 2] = fz
-                xfrc[bodies, 3] = r[:, 1] * fz
-                xfrc[bodies, 4] = -r[:, 0] * fz
+            if adhering:
+                tarsus_force = common.tarsus_normal_force(np, lay, *self._contacts(data))
+                xfrc[bodies] = common.tarsus_adhesion_wrench(
+                    np, lay, adhesion, tarsus_force, data.site_xpos, data.xipos
+                )
             mujoco.mj_step(m, data)
         mujoco.mj_forward(m, data)  # derived quantities (contacts, sites) at the final state
         return data

@@ -5,7 +5,9 @@ n_syn_fill 1) and the parameter sharing of ``flyvis.network.Network`` without de
 
 - Nodes: for each cell type in JSON order, every hexagonal column ``(u, v)`` with
   ``|u|, |v|, |u + v| <= extent`` (u ascending, then v ascending) whose coordinates are divisible by
-  the type's strides (``[1, 1]`` for all but Lawf1/Lawf2, ``[3, 2]`` for those two).
+  the type's strides (``[1, 1]`` for all but Lawf1/Lawf2, ``[3, 2]`` for those two). The column
+  order is the eye's, from its one definition :func:`flyenvs.vision.lattice.hex_coords`: column i
+  of the eyes' readout feeds column i here.
 - Filters: each JSON edge spec lists column offsets ``(du, dv)`` (from the presynaptic to the
   postsynaptic column) with mean synapse counts; specs with 3 or more offsets get every lattice
   point inside the convex hull of their offsets added with 1 synapse (flyvis's ``fill_hull``).
@@ -27,12 +29,17 @@ from pathlib import Path
 import numpy as np
 
 from flyenvs._paths import asset_path
+from flyenvs.vision.lattice import EXTENT, hex_coords
 
 #: The connectome file shipped in ``assets/connectome/`` (copied from the flyvis 1.2.0 wheel).
 CONNECTOME_FILE = "fib25-fib19_v2.2.json"
-#: flyvis's defaults: lattice radius in columns, and the synapse count given to hull-filled offsets.
-EXTENT = 15
+#: flyvis's default synapse count given to hull-filled offsets (the default lattice radius is the
+#: eye's ``EXTENT`` = 15 columns).
 N_SYN_FILL = 1.0
+
+#: The optic lobe's name for the eye's column order (the same function, not a copy):
+#: ``hex_columns(extent)`` -> int32 (u, v) [1 + 3 extent (extent + 1)], ValueError if extent < 0.
+hex_columns = hex_coords
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,22 +97,6 @@ class Connectome:
         return self.pair_sign[self.row_pair[self.edge_row]]
 
 
-def hex_columns(extent: int) -> tuple[np.ndarray, np.ndarray]:
-    """Axial coordinates (u, v) of the hexagonal lattice of radius ``extent`` in flyvis order.
-
-    Returns two int32 arrays of length ``3 * extent * (extent + 1) + 1`` (721 for extent 15),
-    u ascending then v ascending, with ``|u|, |v|, |u + v| <= extent``.
-    """
-    if extent < 0:
-        raise ValueError(f"extent must be >= 0, got {extent}")
-    us, vs = [], []
-    for u in range(-extent, extent + 1):
-        for v in range(max(-extent, -extent - u), min(extent, extent - u) + 1):
-            us.append(u)
-            vs.append(v)
-    return np.asarray(us, np.int32), np.asarray(vs, np.int32)
-
-
 def fill_hull(offsets: list, n_syn_fill: float) -> list:
     """flyvis's ``fill_hull``: add every lattice offset inside the offsets' convex hull.
 
@@ -153,7 +144,7 @@ def compile_connectome(
     inputs = tuple(spec["input_units"])
     outputs = tuple(spec["output_units"])
     intermediate = tuple(t for t in cell_types if t not in inputs and t not in outputs)
-    col_u, col_v = hex_columns(extent)
+    col_u, col_v = hex_coords(extent)
 
     # Nodes, and a lookup [type, u + extent, v + extent] -> node (or -1).
     width = 2 * extent + 1

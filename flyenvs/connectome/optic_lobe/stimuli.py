@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from flyenvs.vision.lattice import EXTENT, N_OMMATIDIA, hex_coords
+
 #: flyvis's MovingEdge defaults.
 ANGLES_DEG = (0, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330)
 SPEEDS_COL_S = (2.4, 4.8, 9.7, 13, 19, 25)
@@ -25,7 +27,6 @@ INTENSITIES = (0, 1)  # OFF, ON
 LED_WIDTH_RAD = float(np.radians(2.25))
 OMM_WIDTH_RAD = float(np.radians(5.8))
 BG = 0.5
-_N_OMM = 721
 _PPO = 25
 
 
@@ -37,15 +38,10 @@ def _f16(x) -> np.ndarray:
 def _hex_membership() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pixel index, hexagon index, pixels per hexagon) of flyvis's ``HexEye(721, 25)``."""
     size = _PPO * 31  # 775 px
-    n = 15
-    dist = size / (2 * n + 1)
-    xs, ys = [], []
-    for q in range(-n, n + 1):
-        for r in range(max(-n, -n - q), min(n, n - q) + 1):
-            xs.append(dist * r)
-            ys.append(dist * (q + r / 2))
-    x_c = _f16(np.array(xs) + size // 2)  # compared against the pixel column
-    y_c = _f16(np.array(ys) + size // 2)  # compared against the pixel row
+    u, v = hex_coords(EXTENT)  # the eye's column order (flyvis's)
+    dist = size / (2 * EXTENT + 1)
+    x_c = _f16(dist * v + size // 2)  # hexagon centres (px), compared against the pixel column
+    y_c = _f16(dist * (u + v / 2) + size // 2)  # compared against the pixel row
     dist_to_edge = _f16((dist + dist) / 4)
     pi = _f16(np.pi)
     ang = _f16(pi / _f16(3))
@@ -109,7 +105,7 @@ def _render_edge(offset: int, angle: float, intensity: float) -> np.ndarray:
     if angle % 360 != 0:
         img = _rotate(img, angle)
     pix, hexes, counts = _hex_membership()
-    return np.bincount(hexes, weights=img.ravel()[pix], minlength=_N_OMM) / counts
+    return np.bincount(hexes, weights=img.ravel()[pix], minlength=N_OMMATIDIA) / counts
 
 
 @lru_cache(maxsize=64)
@@ -157,7 +153,7 @@ def moving_edge(
     idx = _torch_linspace_f32(0, len(frames) - 1, int(t / dt_s)).astype(np.int64)
     seq = frames[idx]
     n_pre = max(int((t + t_pre_s) / dt_s) - len(seq), 0)
-    seq = np.concatenate([np.full((n_pre, _N_OMM), BG), seq])
+    seq = np.concatenate([np.full((n_pre, N_OMMATIDIA), BG), seq])
     n_post = max(int((t + t_pre_s + t_post_s) / dt_s) - len(seq), 0)
     seq = np.concatenate([seq, np.repeat(seq[-1:], n_post, axis=0)])
     return seq.astype(np.float32)
