@@ -48,6 +48,7 @@ class Layout:
             tarsus contact, else -1 (train: the tip spheres; reference: the tarsus 1-5 meshes).
         body_contact_geom_ids: [k] geoms whose floor contact sets ``body_contact``.
         geom_is_body: [ngeom] 1 for ``body_contact_geom_ids``, else 0.
+        geom_body: [ngeom] id of the body each geom belongs to (after static-segment fusion).
         floor_geom_id: [] the floor plane.
         eye_site_ids: [2] ``l_eye``, ``r_eye``.
         camera_id: [] the tracking camera.
@@ -65,6 +66,7 @@ class Layout:
     geom_leg: np.ndarray
     body_contact_geom_ids: np.ndarray
     geom_is_body: np.ndarray
+    geom_body: np.ndarray
     floor_geom_id: int
     eye_site_ids: np.ndarray
     camera_id: int
@@ -102,6 +104,7 @@ def layout(model: mujoco.MjModel) -> Layout:
         geom_leg=_ro(geom_leg),
         body_contact_geom_ids=_ro(np.array(body_geoms, dtype=np.int32)),
         geom_is_body=_ro(geom_is_body),
+        geom_body=_ro(model.geom_bodyid.astype(np.int32)),
         floor_geom_id=_id(model, G, C.FLOOR_GEOM),
         eye_site_ids=_ro(np.array([_id(model, S, n) for n in C.EYE_SITES], dtype=np.int32)),
         camera_id=_id(model, mujoco.mjtObj.mjOBJ_CAMERA, C.TRACKING_CAMERA),

@@ -44,13 +44,6 @@ def _constant(values: Any, dtype: Any) -> np.ndarray:
 
 #: Offsets [1, 4] of a contact's constraint rows from its ``efc_address``.
 _ROW_OFFSETS = _constant([list(range(ROWS_PER_CONTACT))], np.int64)
-#: ``xfrc_applied`` row [6] of a unit force along ``FLOOR_NORMAL`` applied at offset ``r`` from
-#: the centre of mass: force (0, 0, 1), torque r x (0, 0, 1) = (r_y, -r_x, 0), computed as
-#: ``r[:, _UNIT_WRENCH_R_AXIS] * _UNIT_WRENCH_R_SIGN + _UNIT_WRENCH_FORCE`` (exact: products
-#: with 0 and +-1 and sums with 0).
-_UNIT_WRENCH_R_AXIS = _constant([0, 0, 0, 1, 0, 0], np.int64)
-_UNIT_WRENCH_R_SIGN = _constant([0.0, 0.0, 0.0, 1.0, -1.0, 0.0], np.float64)
-_UNIT_WRENCH_FORCE = _constant([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], np.float64)
 
 
 def touching_normal_force(xp: Any, efc_force: Any, efc_address: Any, contact_dist: Any) -> Any:
@@ -77,8 +70,8 @@ def touching_normal_force(xp: Any, efc_force: Any, efc_address: Any, contact_dis
 def tarsus_normal_force(xp: Any, lay: Layout, contact_geom: Any, touching_force: Any) -> Any:
     """[6] summed normal force (uN) of each leg's touching tarsus contacts.
 
-    A leg is *in contact* when this is > 0 (the adhesion gate): the forces are >= 0, so that is
-    "some touching contact of its tarsus pushes".
+    The ``tarsus_force`` readout (after the step's dynamics): > 0 when some touching contact of
+    the leg's tarsus pushes (the forces are >= 0).
 
     Args:
         contact_geom: [ncon, 2] geom ids of each contact.
@@ -109,53 +102,57 @@ def tarsus_and_body_contact(
     )
 
 
-def tarsus_adhesion_wrench(
+def adhesion_xfrc(
     xp: Any,
     lay: Layout,
     adhesion: Any,
-    tarsus_force: Any,
-    site_xpos: Any,
-    xipos: Any,
-    force_max: float = C.ADHESION_FORCE_MAX,
-) -> Any:
-    """The adhesion rule: ``xfrc_applied`` rows [6, 6] of the six tarsus bodies
-    (``lay.tarsus_body_ids``, in leg order).
-
-    Each leg in contact (``tarsus_force > 0``) is pulled toward the floor (along
-    -``FLOOR_NORMAL``) with ``adhesion[leg] * force_max`` (uN) at its tip site; the wrench is
-    expressed at the tarsus body's centre of mass as MuJoCo's ``xfrc_applied`` requires
-    (force, torque = (tip - com) x force, uN and uN mm). Legs not in contact get zeros.
-
-    Args:
-        adhesion: [6] adhesion controls in [0, 1].
-        tarsus_force: [6] current tarsus normal forces (uN; the contact gate).
-        site_xpos: [nsite, 3]; xipos: [nbody, 3] (mm).
-    """
-    fz = xp.where(tarsus_force > 0, -force_max * adhesion, 0.0)  # [6] along FLOOR_NORMAL
-    r = site_xpos[lay.tarsus_site_ids] - xipos[lay.tarsus_body_ids]  # [6, 3] tip - com (mm)
-    sign = xp.asarray(_UNIT_WRENCH_R_SIGN, dtype=r.dtype)
-    unit = r[:, _UNIT_WRENCH_R_AXIS] * sign + xp.asarray(_UNIT_WRENCH_FORCE, dtype=r.dtype)
-    return fz[:, None] * unit  # [6, 6]: force (0, 0, fz), torque (r_y fz, -r_x fz, 0)
-
-
-def adhesion_wrench(
-    xp: Any,
-    lay: Layout,
-    adhesion: Any,
-    tarsus_force: Any,
-    site_xpos: Any,
+    contact_geom: Any,
+    contact_dist: Any,
+    contact_pos: Any,
     xipos: Any,
     nbody: int,
     force_max: float = C.ADHESION_FORCE_MAX,
 ) -> Any:
-    """``xfrc_applied`` [nbody, 6] implementing tarsal adhesion: the rows of
-    :func:`tarsus_adhesion_wrench` at the tarsus bodies, zeros elsewhere."""
-    wrench = tarsus_adhesion_wrench(xp, lay, adhesion, tarsus_force, site_xpos, xipos, force_max)
-    out = xp.zeros((nbody, 6), dtype=site_xpos.dtype)
+    """The adhesion rule: ``xfrc_applied`` [nbody, 6] of one physics step.
+
+    MuJoCo's adhesion actuator (``<adhesion>``, which MJX rejects), emulated identically on both
+    backends: from the contacts of the state the step starts from (its collision detection, before
+    its dynamics: ``mj_step1``), every contact of a leg's tarsus geoms (``lay.geom_leg``) that
+    touches (distance <= 0) pulls toward the floor (along -``FLOOR_NORMAL``) with an equal share
+    ``adhesion[leg] * force_max / n_touching(leg)`` (uN) at the contact point. Each share is
+    written to the ``xfrc_applied`` row of the body owning the tarsus geom, as force plus torque
+    (point - com) x force (uN, uN mm). A leg pulls with ``adhesion[leg] * force_max`` in total
+    while any of its tarsus contacts touches, with nothing otherwise.
+
+    Args:
+        adhesion: [6] adhesion controls in [0, 1].
+        contact_geom: [ncon, 2] geom ids; contact_dist: [ncon] signed distances (mm);
+            contact_pos: [ncon, 3] contact points (mm), all of the step's start state.
+        xipos: [nbody, 3] bodies' centres of mass (mm) at that state.
+    """
+    geom_leg = xp.asarray(lay.geom_leg)
+    leg_of_geom = geom_leg[contact_geom]  # [ncon, 2]
+    leg = leg_of_geom.max(axis=1)  # [ncon], -1: not a tarsus contact
+    touching = (leg >= 0) & (contact_dist <= 0)
+    tarsus_geom = xp.where(leg_of_geom[:, 1] >= 0, contact_geom[:, 1], contact_geom[:, 0])
+    body = xp.asarray(lay.geom_body)[tarsus_geom]  # [ncon]
+    leg = xp.where(touching, leg, 0)
+    ones = touching.astype(xipos.dtype)
     if xp is np:
-        out[lay.tarsus_body_ids] = wrench
+        count = np.bincount(leg, weights=ones, minlength=C.N_LEGS)
+    else:
+        count = xp.zeros(C.N_LEGS, dtype=xipos.dtype).at[leg].add(ones)
+    share = xp.asarray(adhesion, dtype=xipos.dtype)[leg] / xp.maximum(count[leg], 1.0)
+    fz = xp.where(touching, -force_max * share, 0.0)  # [ncon] along FLOOR_NORMAL
+    r = contact_pos - xipos[body]  # [ncon, 3] point - com (mm)
+    zero = xp.zeros_like(fz)
+    # force (0, 0, fz); torque r x force = (r_y fz, -r_x fz, 0)
+    wrench = xp.stack([zero, zero, fz, r[:, 1] * fz, -r[:, 0] * fz, zero], axis=1)
+    out = xp.zeros((nbody, 6), dtype=xipos.dtype)
+    if xp is np:
+        np.add.at(out, body, wrench)
         return out
-    return out.at[lay.tarsus_body_ids].set(wrench)
+    return out.at[body].add(wrench)
 
 
 def make_readout(

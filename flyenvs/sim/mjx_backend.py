@@ -22,7 +22,7 @@ import numpy as np
 
 from flyenvs.body import constants as C
 from flyenvs.body.layout import layout
-from flyenvs.sim import common
+from flyenvs.sim import common, mjx_split
 from flyenvs.sim._mjx_import import mjx
 from flyenvs.sim.base import Readout
 
@@ -46,7 +46,9 @@ class MjxBackend:
 
     def __init__(self, model: mujoco.MjModel) -> None:
         common.check_model(model)
+        mjx_split.check_splittable(model)
         self.model = model
+        self._euler = model.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER
         self.mjx_model = mjx.put_model(model, impl="jax")
         self.layout = layout(model)
         self.timestep_s = float(model.opt.timestep)
@@ -89,15 +91,17 @@ class MjxBackend:
         adhesion = jnp.clip(jnp.asarray(adhesion, dtype=dtype), 0.0, 1.0)
         data = state.replace(ctrl=jnp.asarray(ctrl, dtype=dtype))
 
-        def substep(_: Any, d: mjx.Data) -> mjx.Data:
-            tarsus_force = common.tarsus_normal_force(jnp, lay, *self._contacts(d))
-            xfrc = common.adhesion_wrench(
-                jnp, lay, adhesion, tarsus_force, d.site_xpos, d.xipos, nbody
+        def xfrc(d: mjx.Data) -> jax.Array:  # the rule, from the step's own contacts
+            con = d._impl.contact
+            return common.adhesion_xfrc(
+                jnp, lay, adhesion, con.geom, con.dist, con.pos, d.xipos, nbody
             )
-            return mjx.step(m, d.replace(xfrc_applied=xfrc))
+
+        def substep(_: Any, d: mjx.Data) -> mjx.Data:
+            return mjx_split.step_with_applied_force(m, d, xfrc, self._euler)
 
         data = jax.lax.fori_loop(0, n, substep, data)
-        return mjx.forward(m, data)
+        return mjx.forward(m, data)  # derived quantities at the final state, for the readout
 
     def readout(self, state: mjx.Data) -> Readout:
         """Observables of ``state`` as ``jax.Array`` (see :class:`Readout`). Pure."""

@@ -88,21 +88,29 @@ class MujocoBackend:
         ctrl, adhesion = check_controls(ctrl, adhesion)
         if int(n_substeps) < 1:
             raise ValueError(f"n_substeps must be >= 1, got {n_substeps}")
-        m, lay = self.model, self.layout
-        data = state
+        m, data = self.model, state
         data.ctrl[:] = ctrl
-        bodies, xfrc = lay.tarsus_body_ids, data.xfrc_applied
-        xfrc[:] = 0.0  # only the tarsus bodies' rows are written below
-        adhering = bool(adhesion.any())  # else the rule's wrench is zero: skip it
-        for _ in range(int(n_substeps)):
-            if adhering:
-                tarsus_force = common.tarsus_normal_force(np, lay, *self._contacts(data))
-                xfrc[bodies] = common.tarsus_adhesion_wrench(
-                    np, lay, adhesion, tarsus_force, data.site_xpos, data.xipos
-                )
-            mujoco.mj_step(m, data)
-        mujoco.mj_forward(m, data)  # derived quantities (contacts, sites) at the final state
+        data.xfrc_applied[:] = 0.0
+        if not adhesion.any():  # the rule's wrench is zero: plain steps
+            for _ in range(int(n_substeps)):
+                mujoco.mj_step(m, data)
+        else:
+            for _ in range(int(n_substeps)):
+                mujoco.mj_step1(m, data)  # positions, contacts, velocities of this state
+                data.xfrc_applied[:] = self._adhesion_xfrc(data, adhesion)
+                mujoco.mj_step2(m, data)  # actuation, constraints, integration
+        # Derived quantities (contacts, forces, sites) at the final state, for the readout. The
+        # next step recomputes all of them, so how steps are grouped into calls never matters.
+        mujoco.mj_forward(m, data)
         return data
+
+    def _adhesion_xfrc(self, data: mujoco.MjData, adhesion: np.ndarray) -> np.ndarray:
+        """:func:`common.adhesion_xfrc` [nbody, 6] from ``data``'s current contacts."""
+        n, con = data.ncon, data.contact
+        return common.adhesion_xfrc(
+            np, self.layout, adhesion, con.geom[:n], con.dist[:n], con.pos[:n], data.xipos,
+            self.model.nbody,
+        )  # fmt: skip
 
     def readout(self, state: mujoco.MjData) -> Readout:
         """Observables of ``state`` as fresh numpy arrays (see :class:`Readout`).
