@@ -60,10 +60,10 @@ class HostBackend:
     Args:
         model: a fly model from :func:`flyenvs.body.load` (train body).
         n_threads: host threads stepping a batch (results do not depend on it).
-        method: ``"threads"`` or ``"rollout"`` (:mod:`flyenvs.sim.batch_backend`).
+        method: ``"rollout"`` or ``"threads"`` (:mod:`flyenvs.sim.batch_backend`).
     """
 
-    def __init__(self, model: mujoco.MjModel, n_threads: int = 1, method: str = "threads") -> None:
+    def __init__(self, model: mujoco.MjModel, n_threads: int = 1, method: str = "rollout") -> None:
         self.engine = BatchMujocoBackend(model, n_threads, method)
         self.model = model
         self.layout = self.engine.layout
