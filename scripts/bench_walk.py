@@ -1,11 +1,14 @@
-"""Benchmark the Walk environment: Gymnasium (C MuJoCo) and Brax (MJX) control steps per second.
+"""Benchmark the Walk environment: Gymnasium (C MuJoCo) and Brax control steps per second, the
+latter on both backends (``backend="mjx"`` and ``backend="mujoco"``, the batched C engine with
+``--threads`` host threads, also with its ``"threads"`` method and with one thread) side by side in
+one process, timed round robin.
 
 Example::
 
     MUJOCO_GL=egl python scripts/bench_walk.py --json outputs/bench_walk.json
 
 Each figure is the median of ``--repeats`` timed runs after a warm-up (compilation excluded and
-reported separately). One control step = 20 ms of simulated time (20 physics steps of the
+reported separately). One control step = 20 ms of simulated time (80 physics steps of the
 ``train`` body). Brax PPO throughput is read from a training run's ``metrics.csv`` if
 ``--run`` is given (its last epoch, training + evaluation).
 """
@@ -45,13 +48,21 @@ def _gym_steps_per_s(mode: str, n_steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def _mjx_steps_per_s(n_envs: int, n_steps: int, repeats: int) -> tuple[float, float]:
-    import jax
-    import jax.numpy as jnp
-
+def _brax_env(backend: str, n_threads: int, method: str):
     import flyenvs.brax
 
-    env = flyenvs.brax.make("Walk")
+    if backend == "mjx":
+        return flyenvs.brax.make("Walk")
+    from flyenvs.sim.host_callback import HostBackend
+
+    env = flyenvs.brax.make("Walk", backend="mujoco", n_threads=n_threads)
+    env.sim = HostBackend(env.task.model, n_threads=n_threads, method=method)  # bench only
+    return env
+
+
+def _brax_runner(env, n_envs: int, n_steps: int):
+    """(compiled rollout of ``n_steps`` jit(vmap(step)) calls, its first state, compile s)."""
+    import jax
 
     def rollout(state, key):
         def body(s, k):
@@ -65,14 +76,35 @@ def _mjx_steps_per_s(n_envs: int, n_steps: int, repeats: int) -> tuple[float, fl
     t0 = time.perf_counter()
     state = reset(jax.random.split(jax.random.PRNGKey(0), n_envs))
     state = jax.block_until_ready(run(state, jax.random.PRNGKey(1)))
-    compile_s = time.perf_counter() - t0
-    rates = []
+    return run, state, time.perf_counter() - t0
+
+
+def _brax_steps_per_s(
+    variants: dict[str, tuple[str, int, str]], n_envs: int, n_steps: int, repeats: int
+) -> dict[str, float]:
+    """env-steps/s of each variant ``name: (backend, n_threads, method)`` under
+    ``jit(vmap(step))`` (a ``lax.scan`` of ``n_steps`` steps), timed round robin in this process
+    (medians), plus each variant's compile + first run time."""
+    import jax
+    import jax.numpy as jnp
+
+    runners = {}
+    out: dict[str, float] = {}
+    for name, (backend, n_threads, method) in variants.items():
+        env = _brax_env(backend, n_threads, method)
+        run, state, compile_s = _brax_runner(env, n_envs, n_steps)
+        runners[name] = [run, state]
+        out[f"{name}_{n_envs}env_compile_s"] = compile_s
+    rates: dict[str, list[float]] = {name: [] for name in variants}
     for i in range(repeats):
-        t0 = time.perf_counter()
-        state = jax.block_until_ready(run(state, jax.random.PRNGKey(2 + i)))
-        rates.append(n_envs * n_steps / (time.perf_counter() - t0))
-    assert bool(jnp.all(jnp.isfinite(state.obs)))
-    return statistics.median(rates), compile_s
+        for name, runner in runners.items():  # round robin: load changes hit all alike
+            t0 = time.perf_counter()
+            runner[1] = jax.block_until_ready(runner[0](runner[1], jax.random.PRNGKey(2 + i)))
+            rates[name].append(n_envs * n_steps / (time.perf_counter() - t0))
+    for name, (_run, state) in runners.items():
+        assert bool(jnp.all(jnp.isfinite(state.obs["joint_pos_rad"]))), name
+        out[f"{name}_{n_envs}env_steps_per_s"] = statistics.median(rates[name])
+    return out
 
 
 def _ppo_from_run(run: Path) -> dict[str, float]:
@@ -92,18 +124,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mjx-envs", type=int, nargs="*", default=[1, 32])
+    parser.add_argument("--threads", type=int, default=2, help="host threads of backend=mujoco")
+    parser.add_argument("--skip-gym", action="store_true", help="only the Brax backends")
     parser.add_argument("--run", type=Path, help="a training run directory (PPO throughput)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1:
         parser.error("--steps and --repeats must be >= 1")
 
     results: dict[str, float | str] = {}
-    for mode in ("cpg", "joints", "vnc"):
-        results[f"gym_{mode}_steps_per_s"] = _gym_steps_per_s(mode, args.steps, args.repeats)
+    if not args.skip_gym:
+        for mode in ("cpg", "joints", "vnc"):
+            results[f"gym_{mode}_steps_per_s"] = _gym_steps_per_s(mode, args.steps, args.repeats)
+    variants = {
+        "mjx": ("mjx", 0, ""),
+        "mujoco": ("mujoco", args.threads, "rollout"),
+        "mujoco_threads": ("mujoco", args.threads, "threads"),
+        "mujoco_1thread": ("mujoco", 1, "rollout"),
+    }
     for n in args.mjx_envs:
-        rate, compile_s = _mjx_steps_per_s(n, max(10, args.steps // 10), args.repeats)
-        results[f"mjx_{n}env_steps_per_s"] = rate
-        results[f"mjx_{n}env_compile_s"] = compile_s
+        results.update(_brax_steps_per_s(variants, n, max(10, args.steps // 10), args.repeats))
+        mjx = results[f"mjx_{n}env_steps_per_s"]
+        results[f"mujoco_over_mjx_{n}env"] = results[f"mujoco_{n}env_steps_per_s"] / mjx
     if args.run is not None:
         results.update(_ppo_from_run(args.run))
     args.json.parent.mkdir(parents=True, exist_ok=True)

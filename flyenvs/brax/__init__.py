@@ -1,7 +1,8 @@
-"""Brax front end: flyenvs tasks on MJX as ``brax.envs.Env``.
+"""Brax front end: flyenvs tasks as ``brax.envs.Env`` on MJX or on batched C MuJoCo.
 
-``flyenvs.brax.make("Walk", **config)`` returns the environment; importing this module also
-registers every task with Brax (``brax.envs.get_environment("flyenvs_walk", **config)``).
+``flyenvs.brax.make("Walk", backend="mjx" | "mujoco", **config)`` returns the environment;
+importing this module also registers every task with Brax
+(``brax.envs.get_environment("flyenvs_walk", **config)``).
 Train with ``brax.training.agents.ppo.train(env, ..., episode_length=env.episode_length,
 wrap_env_fn=flyenvs.brax.wrap_for_training)``.
 """
@@ -38,13 +39,17 @@ __all__ = [
 BRAX_NAMES: dict[str, str] = {spec.brax_name: name for name, spec in TASKS.items()}
 
 
-def make(task_name: str, **config: Any) -> FlyBraxEnv:
-    """The task ``task_name`` (e.g. ``"Walk"``) on MJX, config overrides by keyword.
+def make(
+    task_name: str, backend: str = "mjx", n_threads: int | None = None, **config: Any
+) -> FlyBraxEnv:
+    """The task ``task_name`` (e.g. ``"Walk"``) on ``backend`` (``"mjx"``, or ``"mujoco"``: the
+    batched C MuJoCo engine on ``n_threads`` host threads), config overrides by keyword.
 
     Raises:
         KeyError: unknown task or config option (the message lists the valid ones).
+        ValueError: unknown backend.
     """
-    return FlyBraxEnv(task_name, **config)
+    return FlyBraxEnv(task_name, backend=backend, n_threads=n_threads, **config)
 
 
 for _brax_name, _task_name in BRAX_NAMES.items():

@@ -1,6 +1,15 @@
-"""Brax adapter: a flyenvs task on MJX as a ``brax.envs.Env`` (pure, jit/vmap-able).
+"""Brax adapter: a flyenvs task as a ``brax.envs.Env`` (pure, jit/vmap-able) on one of two physics
+backends (``backend=``):
 
-``state.pipeline_state`` is the ``mjx.Data``; ``state.obs`` is the task's observation dict
+* ``"mjx"`` (default): MJX in JAX; ``state.pipeline_state`` is the ``mjx.Data``.
+* ``"mujoco"``: the batched C MuJoCo engine on host threads (``n_threads``), called through
+  ``jax.pure_callback`` (:mod:`flyenvs.sim.host_callback`: one host call per batch and control
+  step under ``jit(vmap(step))``); ``state.pipeline_state`` is a ``HostState`` (the float64
+  MuJoCo state as uint32 bits plus its readout). The task's functions (controls, observation,
+  reward) stay in JAX; only the physics runs on the host. Train body only (native adhesion
+  actuators, :mod:`flyenvs.sim.native_adhesion`).
+
+With either backend, ``state.obs`` is the task's observation dict
 (the same entries and shapes as the Gymnasium ``Dict`` space); the task's own state (command,
 controller state, previous action, RNG, ...) lives in ``state.info["task"]``;
 ``state.metrics`` holds ``reward/<term>`` and the task's kinematic metrics. ``done`` is
@@ -16,6 +25,7 @@ into one vector (:func:`flyenvs.tasks.base.flatten_observation`, in the order of
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jax
@@ -23,22 +33,43 @@ import jax.numpy as jnp
 from brax.envs import training as brax_training
 from brax.envs.base import Env, State, Wrapper
 
-from flyenvs.sim.mjx_backend import MjxBackend
 from flyenvs.tasks import base, driver, registry
+
+#: Physics backends of :class:`FlyBraxEnv`.
+BACKENDS: tuple[str, ...] = ("mjx", "mujoco")
 
 
 class FlyBraxEnv(Env):
-    """A registered flyenvs task on MJX.
+    """A registered flyenvs task on MJX or on the batched C MuJoCo engine.
 
     Args:
         task_name: a task of :data:`flyenvs.tasks.registry.TASKS`.
+        backend: ``"mjx"`` or ``"mujoco"`` (see the module docstring).
+        n_threads: ``"mujoco"`` only: host threads per batch (default: the CPU count); results
+            do not depend on it.
         **config: task config overrides (dotted keys); unknown keys raise ``KeyError``.
     """
 
-    def __init__(self, task_name: str = "Walk", **config: Any) -> None:
+    def __init__(
+        self, task_name: str = "Walk", backend: str = "mjx", n_threads: int | None = None,
+        **config: Any,
+    ) -> None:  # fmt: skip
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if n_threads is not None and backend != "mujoco":
+            raise ValueError("n_threads applies to backend='mujoco' only")
         self.task = registry.make_task(task_name, **config)
         self.config = self.task.config
-        self.sim = MjxBackend(self.task.model)
+        self._backend = backend
+        if backend == "mjx":
+            from flyenvs.sim.mjx_backend import MjxBackend
+
+            self.sim = MjxBackend(self.task.model)
+        else:
+            from flyenvs.sim.host_callback import HostBackend
+
+            threads = (os.cpu_count() or 1) if n_threads is None else n_threads
+            self.sim = HostBackend(self.task.model, n_threads=threads)
         self.controller_params = self.task.default_params()
 
     # ----------------------------------------------------------------------------- brax API
@@ -53,7 +84,7 @@ class FlyBraxEnv(Env):
 
     @property
     def backend(self) -> str:
-        return "mjx"
+        return self._backend
 
     @property
     def episode_length(self) -> int:
@@ -110,8 +141,19 @@ class FlattenObservationWrapper(Wrapper):
         return state.replace(obs=base.flatten_observation(state.obs, self._spec))
 
     def step(self, state: State, action: jax.Array) -> State:
-        state = self.env.step(state, action)
+        # the inner envs carry the dict (Brax's EpisodeWrapper scans over them: same pytree in
+        # and out), so the vector is split back first
+        state = self.env.step(state.replace(obs=self._unflatten(state.obs)), action)
         return state.replace(obs=base.flatten_observation(state.obs, self._spec))
+
+    def _unflatten(self, flat: jax.Array) -> dict[str, jax.Array]:
+        out, start = {}, 0
+        for name, leaf in self._spec.items():
+            size = base.flat_size({name: leaf})
+            piece = flat[..., start : start + size]
+            out[name] = piece.reshape(*flat.shape[:-1], *leaf.shape).astype(leaf.dtype)
+            start += size
+        return out
 
 
 class FreshAutoResetWrapper(Wrapper):

@@ -1,6 +1,8 @@
 """The generic control step shared by the front ends, for any task of the registry.
 
-:func:`step_jax` runs one control step on MJX (pure, jit/vmap-able); :class:`NumpyStepper` on
+:func:`step_jax` runs one control step on MJX or on the batched C MuJoCo engine behind
+``jax.pure_callback`` (:class:`flyenvs.sim.host_callback.HostBackend`, which takes the whole
+schedule at once: ``step_schedule``); pure, jit/vmap-able. :class:`NumpyStepper` runs it on
 C MuJoCo (a Python loop over the controller's schedule). The task contract is
 :class:`flyenvs.tasks.base.Task`; tasks are made by :func:`flyenvs.tasks.registry.make_task`.
 """
@@ -24,6 +26,9 @@ def reset_jax(task: Task, backend: Any, rng: jax.Array, params: Any = None):
 def step_jax(task: Task, backend: Any, physics: Any, info: dict, action: jax.Array, params=None):
     """(physics state, transition dict) after one control step (pure; ``lax.scan`` inside)."""
     ctrl, adhesion, info = task.controls(action, info, params)
+    if hasattr(backend, "step_schedule"):  # a host engine: the whole schedule in one call
+        physics = backend.step_schedule(physics, ctrl, adhesion, task.n_substeps)
+        return physics, task.transition(backend.readout(physics), info, action)
 
     def inner(state: Any, controls: tuple[jax.Array, jax.Array]):
         return backend.step(state, controls[0], controls[1], task.n_substeps), None
