@@ -51,6 +51,16 @@ def test_unknown_option_raises():
         flyenvs.brax.make("Run")
 
 
+def test_training_wrappers_trace_with_flat_observations(env):
+    """Brax's EpisodeWrapper scans over the inner step: the flattening wrapper must hand the
+    inner envs their dict back (traced only: no MJX compile)."""
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=5)
+    state = jax.eval_shape(wrapped.reset, jax.ShapeDtypeStruct((2, 2), jnp.uint32))
+    assert state.obs.shape == (2, env.task.observation_size)
+    action = jax.ShapeDtypeStruct((2, env.action_size), jnp.float32)
+    assert jax.eval_shape(wrapped.step, state, action).obs.shape == state.obs.shape
+
+
 def test_wrap_rejects_domain_randomisation(env):
     with pytest.raises(ValueError, match="randomization_fn"):
         flyenvs.brax.wrap_for_training(env, 10, 1, randomization_fn=lambda sys: sys)
