@@ -1,8 +1,10 @@
-"""Benchmark the compound eyes: JAX ray caster vs mj_multiRay vs camera rendering (flygym's way).
+"""Benchmark the compound eyes: JAX ray caster vs mj_multiRay vs camera rendering (flygym's way),
+and what vision adds to a Gymnasium step.
 
 All in one run, on the same scene (checkerboard ground, grating panorama, a pillar, a sphere) and
 the same eye pose:
-  * ``jax_b1``: ``jit(render_eyes)``, one two-eye update (2 x 721 ommatidia x R rays).
+  * ``jax_b1``: ``jit(render_eyes)``, one two-eye update (2 x 721 ommatidia x R rays): the
+    caster alone.
   * ``jax_b64``: ``jit(vmap(render_eyes))`` over 64 environments (per batch and per env).
   * ``mj_multiray``: ``mujoco.mj_multiRay`` (C, one thread) for the same rays, distances only.
   * ``mj_render``: flygym's approach, two 512 x 450 images from ``mujoco.Renderer`` (EGL),
@@ -13,9 +15,17 @@ the same eye pose:
     per-env cost of vision with physics (compiling the fly on CPU takes about a minute).
 Methods are timed in turn within each repeat (round robin, so changes in machine load hit them
 alike); times are medians over ``--repeats`` samples (a sample: the mean of ``--iters`` calls, or
-of one call for the slow methods). Prints a table and writes JSON (``--out``).
+of one call for the slow methods), wall time and (``*_cpu_ms``) process CPU time.
 
-    MUJOCO_GL=egl python scripts/bench_vision.py --out bench_vision.json
+Gymnasium step (unless ``--no-gym``; ``scripts/gym_step_timing.py``): ``flyenvs/Walk-v1`` and
+``flyenvs/VisualTaxis-v1`` side by side in this process, same action mode (``--action-mode``)
+and zero action, one step of each in turn; ``--repeats`` samples of ``--gym-steps`` steps. It
+reports both steps, their difference (the vision overhead, goal <= 1.6 ms of CPU) and the
+start-up CPU time of each (make, first reset and step: the jit compilations); ``--profile``
+also times the pieces of a step (controls, physics, readout, transition with the eyes, copy
+to host). Prints tables and writes JSON (``--out``).
+
+    MUJOCO_GL=egl python scripts/bench_vision.py --profile --out bench_vision.json
 """
 
 from __future__ import annotations
@@ -53,16 +63,18 @@ def round_robin(methods: dict, repeats: int) -> dict[str, list[float]]:
     """Time every method once per repeat, in turn (so load changes hit all alike).
 
     ``methods`` maps a name to ``(fn, iters)``; a sample is the mean wall time (ms) of ``iters``
-    calls. Returns the samples per name (after one warm-up call each)."""
+    calls, and ``<name>_cpu`` the mean process CPU time (ms, all threads). Returns the samples
+    per name (after one warm-up call each)."""
     for fn, _ in methods.values():
         fn()
-    samples: dict[str, list[float]] = {name: [] for name in methods}
+    samples: dict[str, list[float]] = {}
     for _ in range(repeats):
         for name, (fn, iters) in methods.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             for _ in range(iters):
                 fn()
-            samples[name].append((time.perf_counter() - t0) / iters * 1e3)
+            samples.setdefault(name, []).append((time.perf_counter() - t0) / iters * 1e3)
+            samples.setdefault(f"{name}_cpu", []).append((time.process_time() - c0) / iters * 1e3)
     return samples
 
 
@@ -111,6 +123,10 @@ def main() -> None:
     parser.add_argument("--no-render", action="store_true", help="skip the mujoco.Renderer part")
     parser.add_argument("--physics", action="store_true", help="also time MJX fly physics")
     parser.add_argument("--substeps", type=int, default=20, help="physics steps per control step")
+    parser.add_argument("--no-gym", action="store_true", help="skip the Gymnasium step part")
+    parser.add_argument("--gym-steps", type=int, default=200, help="steps per Gymnasium sample")
+    parser.add_argument("--action-mode", default="cpg", help="action mode of both environments")
+    parser.add_argument("--profile", action="store_true", help="time the pieces of a step")
     parser.add_argument("--out", default="bench_vision.json")
     args = parser.parse_args()
 
@@ -211,6 +227,17 @@ def main() -> None:
     if "mj_render_ms" in results:
         results["speedup_vs_mj_render"] = results["mj_render_ms"] / results["jax_b1_ms"]
     results["jax_b1_vs_mj_multiray"] = results["mj_multiray_ms"] / results["jax_b1_ms"]
+    if not args.no_gym:
+        import gym_step_timing
+
+        results.update(
+            gym_step_timing.run(
+                args.action_mode, args.gym_steps, args.repeats, args.profile, args.iters
+            )
+        )
+        results["gym_vision_overhead_over_caster"] = (
+            results["gym_vision_overhead_cpu_ms"] / results["jax_b1_cpu_ms"]
+        )
 
     rows = [
         ("JAX jit, batch 1 (two eyes)", results["jax_b1_ms"]),
@@ -242,6 +269,8 @@ def main() -> None:
     ):
         if key in results:
             print(f"{key:44s} {results[key]:10.3g}x")
+    if not args.no_gym:
+        print("\n".join(gym_step_timing.report_lines(results)))
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=2)
     print(f"wrote {args.out}")
