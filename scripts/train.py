@@ -1,4 +1,5 @@
-"""Train a PPO policy on a flyenvs task with Brax on MJX.
+"""Train a PPO policy on a flyenvs task with Brax PPO, on the batched C MuJoCo engine (default
+without an accelerator) or on MJX (default with one); ``--backend`` chooses.
 
 Examples::
 
@@ -61,10 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="task config")
+    parser.add_argument(
+        "--backend",
+        choices=ppo.BACKENDS,
+        help="physics: batched C MuJoCo on CPU threads or MJX (default: the faster here)",
+    )
     args = parser.parse_args(argv)
 
     if args.resume:
-        if args.steps or args.set or args.checkpoint_every or args.seed is not None:
+        if args.steps or args.set or args.checkpoint_every or args.seed is not None or args.backend:
             parser.error("--resume reuses OUT/config.json; do not combine it with other options")
         cfg = None
     else:
@@ -77,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoint_every=args.checkpoint_every,
                 seed=args.seed,
                 env=_parse_set(args.set),
+                backend=args.backend,
             )
             # validate the task options before compiling anything
             from flyenvs.tasks import registry
@@ -89,10 +96,21 @@ def main(argv: list[str] | None = None) -> int:
 
     _enable_compilation_cache()
 
-    bar = tqdm(total=None, unit="step", desc="PPO (compiling)", dynamic_ncols=True)
+    if cfg is None:  # resume: the run's own choice (runs saved before the choice used MJX)
+        import json
+
+        saved = args.out / "config.json"
+        cfg_backend = (
+            json.loads(saved.read_text())["train"].get("backend") if saved.is_file() else None
+        )
+    else:
+        cfg_backend = cfg["backend"]
+    engine = {"mujoco": "C MuJoCo (batched, host threads)", "mjx": "MJX"}.get(cfg_backend, "MJX")
+    print(f"physics: {engine}")
+    bar = tqdm(total=None, unit="step", desc=f"PPO on {engine} (compiling)", dynamic_ncols=True)
 
     def on_eval(step: int, row: dict[str, float]) -> None:
-        bar.set_description("PPO")
+        bar.set_description(f"PPO on {engine}")
         bar.update(step - bar.n)
         bar.set_postfix(
             eval_reward=f"{row.get('eval/episode_reward', float('nan')):.2f}",

@@ -145,6 +145,7 @@ def test_presets_resolve_and_reject_unknown_options():
         (["--out", "{tmp}/r", "--steps", "0"], "must be >= 1"),
         (["--out", "{tmp}/r", "--resume"], "cannot resume"),
         (["--out", "{tmp}/r", "--resume", "--steps", "5"], "--resume"),
+        (["--out", "{tmp}/r", "--backend", "gpu"], "invalid choice"),
     ],
 )
 def test_train_script_bad_inputs(tmp_path, args, message):
@@ -231,3 +232,26 @@ def test_short_ppo_run_eval_reward_rises(tmp_path):
     rewards = [row["eval/episode_reward"] for row in summary["evals"]]
     assert len(rewards) >= 3
     assert max(rewards[1:]) > rewards[0] + 0.05 * abs(rewards[0]), rewards
+
+
+def test_backend_choice():
+    cfg = ppo.resolve_preset("smoke")
+    assert cfg["backend"] == ppo.default_backend() == "mujoco"  # no accelerator here
+    assert ppo.resolve_preset("smoke", backend="mjx")["backend"] == "mjx"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ppo.resolve_preset("smoke", backend="gpu")
+
+
+def test_smoke_training_on_the_batched_c_engine(tmp_path):
+    """PPO end to end on ``backend="mujoco"`` (no MJX compile): checkpoints, metrics, policy."""
+    cfg = ppo.resolve_preset("smoke", backend="mujoco")
+    summary = ppo.train(tmp_path / "run", cfg)
+    assert summary["final_step"] == cfg["ppo"]["num_timesteps"] and len(summary["evals"]) >= 2
+    assert all(np.isfinite(row["eval/episode_reward"]) for row in summary["evals"])
+    policy = policies.load(tmp_path / "run")
+    assert policy.meta["backend"] == "mujoco" and policy.gym_id == "flyenvs/Walk-v1"
+    import gymnasium as gym
+
+    env = gym.make(policy.gym_id, **policy.env_config)
+    obs, _ = env.reset(seed=0)
+    assert env.action_space.contains(policy(obs))
