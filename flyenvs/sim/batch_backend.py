@@ -40,6 +40,7 @@ from flyenvs.body import constants as C
 from flyenvs.body.layout import layout
 from flyenvs.sim import common
 from flyenvs.sim.base import READOUT_SHAPES, Readout
+from flyenvs.sim.mujoco_backend import data_readout
 from flyenvs.sim.native_adhesion import native_adhesion_model
 
 #: The state kept per env: what ``mj_step`` depends on besides ``ctrl``.
@@ -198,13 +199,7 @@ class BatchMujocoBackend:
     def _store(self, d: mujoco.MjData, i: int, states: np.ndarray, out: list[np.ndarray]) -> None:
         """Write ``d``'s state and readout (after a forward pass) into row ``i``."""
         mujoco.mj_getState(self.native, d, states[i], STATE_SPEC)
-        n, con = d.ncon, d.contact
-        force = common.touching_normal_force(np, d.efc_force, con.efc_address[:n], con.dist[:n])
-        tarsus, body = common.tarsus_and_body_contact(np, self.layout, con.geom[:n], force)
-        r = common.make_readout(np, self.layout, time=d.time, qpos=d.qpos, qvel=d.qvel,
-                                xmat=d.xmat, site_xpos=d.site_xpos, site_xmat=d.site_xmat,
-                                tarsus_force=tarsus, body_contact=body)  # fmt: skip
-        for field, value in zip(out, r, strict=True):
+        for field, value in zip(out, data_readout(self.layout, d), strict=True):
             field[i] = value
 
     def _step_rollout(self, states, controls, n, new_states, out):

@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 
 from flyenvs.body import constants as C
-from flyenvs.body.layout import layout
+from flyenvs.body.layout import Layout, layout
 from flyenvs.sim import common
 from flyenvs.sim.base import Readout
 
@@ -68,15 +68,6 @@ class MujocoBackend:
         mujoco.mj_forward(self.model, data)
         return data
 
-    def _contacts(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
-        """Geom pairs [ncon, 2] and touching normal forces [ncon] (uN) of the contacts."""
-        n, con = data.ncon, data.contact
-        force = common.touching_normal_force(np, data.efc_force, con.efc_address[:n], con.dist[:n])
-        return con.geom[:n], force
-
-    def _tarsus_and_body(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
-        return common.tarsus_and_body_contact(np, self.layout, *self._contacts(data))
-
     def copy_state(self, state: mujoco.MjData) -> mujoco.MjData:
         """An independent copy of ``state`` (a snapshot that later steps do not touch)."""
         return copy.copy(state)
@@ -118,17 +109,25 @@ class MujocoBackend:
         All fields refer to the same instant: ``step`` ends with a forward pass at the final
         state (identically on MJX).
         """
-        tarsus_force, body_contact = self._tarsus_and_body(state)
-        r = common.make_readout(
-            np,
-            self.layout,
-            time=np.float64(state.time),
-            qpos=state.qpos,
-            qvel=state.qvel,
-            xmat=state.xmat,
-            site_xpos=state.site_xpos,
-            site_xmat=state.site_xmat,
-            tarsus_force=tarsus_force,
-            body_contact=body_contact,
-        )
-        return Readout(*(np.array(x, dtype=np.float64, copy=True) for x in r))
+        return data_readout(self.layout, state)
+
+
+def data_readout(lay: Layout, data: mujoco.MjData) -> Readout:
+    """The :class:`Readout` of an ``MjData`` after a forward pass, as fresh float64 numpy arrays
+    (also for the batched engine's data, whose model adds only actuators)."""
+    n, con = data.ncon, data.contact
+    force = common.touching_normal_force(np, data.efc_force, con.efc_address[:n], con.dist[:n])
+    tarsus_force, body_contact = common.tarsus_and_body_contact(np, lay, con.geom[:n], force)
+    r = common.make_readout(
+        np,
+        lay,
+        time=np.float64(data.time),
+        qpos=data.qpos,
+        qvel=data.qvel,
+        xmat=data.xmat,
+        site_xpos=data.site_xpos,
+        site_xmat=data.site_xmat,
+        tarsus_force=tarsus_force,
+        body_contact=body_contact,
+    )
+    return Readout(*(np.array(x, dtype=np.float64, copy=True) for x in r))
