@@ -49,6 +49,7 @@ class Policy:
             task = registry.make_task(meta["task"], **self.env_config)
             entries = task.observation_spec.items()
             self.observation_entries = tuple((k, tuple(v.shape)) for k, v in entries)
+        self._spec = {k: jax.ShapeDtypeStruct(s, np.float32) for k, s in self.observation_entries}
         self.action_size = int(network["action_size"])
         nets = checkpoints.make_networks(network)
         make_policy = ppo_networks.make_inference_fn(nets)
@@ -64,8 +65,9 @@ class Policy:
                 f"observation dict lacks {missing or 'entries'}; the policy was trained on "
                 f"{[name for name, _ in self.observation_entries]}"
             )
-        spec = {name: np.empty(shape) for name, shape in self.observation_entries}
-        return flatten_observation({k: np.asarray(v, np.float32) for k, v in obs.items()}, spec)
+        return flatten_observation(
+            {k: np.asarray(v, np.float32) for k, v in obs.items()}, self._spec
+        )
 
     def __call__(self, obs: Any) -> np.ndarray:
         if isinstance(obs, dict):
