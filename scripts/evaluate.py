@@ -7,8 +7,10 @@ Example::
 CHECKPOINT is a run directory (its latest checkpoint) or a checkpoint directory; the environment
 is the checkpoint's task (``flyenvs/<task>-v<version>``) with its training config. The video shows
 the tracking camera with the commanded and achieved speed / turn rate drawn on every frame (one
-frame per control step). Prints the mean forward speed, distance walked and falls (episodes
-ending by termination). The resolved config and git revision are saved beside the video.
+frame per control step). Prints the mean forward speed, distance walked, falls (episodes
+ending by termination) and the mean |speed - command| and |turn - command|; ``--baseline``
+prints the same for the zero action (the untrained nominal gait) on the same seeds. The figures,
+resolved config and git revision are saved beside the video (``.json``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,61 @@ def _annotate(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     return np.asarray(image)
 
 
+def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
+    """Run ``episodes`` seeded episodes (seeds ``seed``, ``seed + 1``, ...) with ``act(obs)``;
+    append annotated frames to ``writer`` when given. Returns the summary figures (speeds mm/s,
+    turn errors rad/s, distances mm, falls = episodes ending by termination)."""
+    speeds, commands, turn_errors, path_mm, net_mm, falls, n_frames = [], [], [], 0.0, [], 0, 0
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed + episode)
+        if hasattr(act, "reset"):
+            act.reset()
+        start = prev = None
+        while True:
+            obs, _, terminated, truncated, info = env.step(act(obs))
+            xy = np.array([info["x_mm"], info["y_mm"]])
+            start = xy if start is None else start
+            path_mm += 0.0 if prev is None else float(np.linalg.norm(xy - prev))
+            prev = xy
+            speeds.append(info["forward_speed_mm_s"])
+            # tasks without a speed/turn command (visual tasks) report NaN here
+            cmd_speed = info.get("command_speed_mm_s", float("nan"))
+            cmd_turn = info.get("command_turn_rad_s", float("nan"))
+            commands.append(cmd_speed)
+            turn_errors.append(abs(info["turn_rate_rad_s"] - cmd_turn))
+            if writer is not None:
+                lines = [
+                    f"episode {episode}  step {len(speeds)}",
+                    f"speed cmd {cmd_speed:5.1f}  got {info['forward_speed_mm_s']:5.1f} mm/s",
+                    f"turn  cmd {cmd_turn:5.2f}  got {info['turn_rate_rad_s']:5.2f} rad/s",
+                ]
+                writer.append_data(_annotate(env.render(), lines))
+            n_frames += 1
+            if terminated or truncated:
+                falls += int(terminated)
+                net_mm.append(float(np.linalg.norm(xy - start)))
+                break
+    return {
+        "frames": n_frames,
+        "mean_forward_speed_mm_s": float(np.mean(speeds)),
+        "mean_command_speed_mm_s": float(np.mean(commands)),
+        "mean_abs_speed_error_mm_s": float(np.mean(np.abs(np.subtract(speeds, commands)))),
+        "mean_abs_turn_error_rad_s": float(np.mean(turn_errors)),
+        "distance_walked_mm": path_mm,
+        "net_displacement_mm": net_mm,
+        "falls": falls,
+    }
+
+
+def _summary(stats: dict) -> str:
+    return (
+        f"mean forward speed {stats['mean_forward_speed_mm_s']:.2f} mm/s, distance walked "
+        f"{stats['distance_walked_mm']:.1f} mm, falls {stats['falls']}; mean |speed - command| "
+        f"{stats['mean_abs_speed_error_mm_s']:.2f} mm/s, |turn - command| "
+        f"{stats['mean_abs_turn_error_rad_s']:.2f} rad/s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -48,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         "--zero-action",
         action="store_true",
         help="baseline: send zero actions (the nominal CPG gait) instead of the policy's",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run the zero action (the untrained nominal gait) on the same seeds, without "
+        "video, and print both",
     )
     args = parser.parse_args(argv)
     if args.episodes < 1 or (args.steps is not None and args.steps < 1):
@@ -88,59 +151,29 @@ def main(argv: list[str] | None = None) -> int:
     env = gym.make(env_id, render_mode="rgb_array", render_size=tuple(args.size), **config)
     fps = env.metadata["render_fps"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    speeds, commands, turn_errors, path_mm, net_mm, falls, n_frames = [], [], [], 0.0, [], 0, 0
-    act = (lambda obs: np.zeros(policy.action_size, np.float32)) if args.zero_action else policy
+    zero = lambda obs: np.zeros(policy.action_size, np.float32)  # noqa: E731
     with imageio.get_writer(args.out, fps=fps, codec="libx264", macro_block_size=8) as writer:
-        for episode in range(args.episodes):
-            obs, info = env.reset(seed=args.seed + episode)
-            start = prev = None
-            while True:
-                obs, _, terminated, truncated, info = env.step(act(obs))
-                xy = np.array([info["x_mm"], info["y_mm"]])
-                start = xy if start is None else start
-                path_mm += 0.0 if prev is None else float(np.linalg.norm(xy - prev))
-                prev = xy
-                speeds.append(info["forward_speed_mm_s"])
-                # tasks without a speed/turn command (visual tasks) report NaN here
-                cmd_speed = info.get("command_speed_mm_s", float("nan"))
-                cmd_turn = info.get("command_turn_rad_s", float("nan"))
-                commands.append(cmd_speed)
-                turn_errors.append(abs(info["turn_rate_rad_s"] - cmd_turn))
-                lines = [
-                    f"episode {episode}  step {len(speeds)}",
-                    f"speed cmd {cmd_speed:5.1f}  got {info['forward_speed_mm_s']:5.1f} mm/s",
-                    f"turn  cmd {cmd_turn:5.2f}  got {info['turn_rate_rad_s']:5.2f} rad/s",
-                ]
-                writer.append_data(_annotate(env.render(), lines))
-                n_frames += 1
-                if terminated or truncated:
-                    falls += int(terminated)
-                    net_mm.append(float(np.linalg.norm(xy - start)))
-                    break
+        stats = _run_episodes(
+            env, zero if args.zero_action else policy, args.episodes, args.seed, writer
+        )
+    baseline = None
+    if args.baseline and not args.zero_action:
+        baseline = _run_episodes(env, zero, args.episodes, args.seed)
     env.close()
     record = {
         "checkpoint": str(checkpoints.resolve(args.checkpoint)),
         "env_config": config,
         "git_revision": checkpoints.git_revision(),
-        "frames": n_frames,
         "policy": "zero action (nominal CPG)" if args.zero_action else "trained",
-        "mean_forward_speed_mm_s": float(np.mean(speeds)),
-        "mean_command_speed_mm_s": float(np.mean(commands)),
-        "mean_abs_speed_error_mm_s": float(np.mean(np.abs(np.subtract(speeds, commands)))),
-        "mean_abs_turn_error_rad_s": float(np.mean(turn_errors)),
-        "distance_walked_mm": path_mm,
-        "net_displacement_mm": net_mm,
-        "falls": falls,
+        **stats,
         "episodes": args.episodes,
     }
+    if baseline is not None:
+        record["baseline_zero_action"] = {k: v for k, v in baseline.items() if k != "frames"}
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=2, default=list))
-    print(
-        f"mean forward speed {record['mean_forward_speed_mm_s']:.2f} mm/s, distance walked "
-        f"{path_mm:.1f} mm over {args.episodes} episode(s), falls {falls}; mean |speed - command| "
-        f"{record['mean_abs_speed_error_mm_s']:.2f} mm/s, |turn - command| "
-        f"{record['mean_abs_turn_error_rad_s']:.2f} rad/s; "
-        f"video {args.out} ({n_frames} frames)"
-    )
+    print(f"{record['policy']}: {_summary(stats)}; video {args.out} ({stats['frames']} frames)")
+    if baseline is not None:
+        print(f"zero action (the untrained nominal gait), same seeds: {_summary(baseline)}")
     return 0
 
 

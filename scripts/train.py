@@ -67,10 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         choices=ppo.BACKENDS,
         help="physics: batched C MuJoCo on CPU threads or MJX (default: the faster here)",
     )
+    parser.add_argument(
+        "--threads", type=int, help="host threads of --backend mujoco (default: the CPU count)"
+    )
     args = parser.parse_args(argv)
 
     if args.resume:
-        if args.steps or args.set or args.checkpoint_every or args.seed is not None or args.backend:
+        chosen = (args.steps, args.set, args.checkpoint_every, args.backend, args.threads)
+        if any(chosen) or args.seed is not None:
             parser.error("--resume reuses OUT/config.json; do not combine it with other options")
         cfg = None
     else:
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 env=_parse_set(args.set),
                 backend=args.backend,
+                threads=args.threads,
             )
             # validate the task options before compiling anything
             from flyenvs.tasks import registry
@@ -100,16 +105,28 @@ def main(argv: list[str] | None = None) -> int:
         import json
 
         saved = args.out / "config.json"
-        cfg_backend = (
-            json.loads(saved.read_text())["train"].get("backend") if saved.is_file() else None
-        )
+        train_cfg = json.loads(saved.read_text())["train"] if saved.is_file() else {}
     else:
-        cfg_backend = cfg["backend"]
+        train_cfg = cfg
+    cfg_backend = train_cfg.get("backend")
+    total = train_cfg.get("ppo", {}).get("num_timesteps")
     engine = {"mujoco": "C MuJoCo (batched, host threads)", "mjx": "MJX"}.get(cfg_backend, "MJX")
-    print(f"physics: {engine}")
-    bar = tqdm(total=None, unit="step", desc=f"PPO on {engine} (compiling)", dynamic_ncols=True)
+    print(f"physics: {engine}; {total} env steps in all")
+    # total env steps, env-steps/s and ETA; the bar moves at each evaluation (Brax reports then)
+    bar = tqdm(
+        total=total,
+        unit=" env-step",
+        unit_scale=True,
+        desc=f"PPO on {engine} (compiling)",
+        dynamic_ncols=True,
+    )
+    first_step: list[int] = []
 
     def on_eval(step: int, row: dict[str, float]) -> None:
+        if not first_step:  # the first evaluation: compiled; rate and ETA count from here
+            first_step.append(step)
+            bar.reset(total=total)
+            bar.n = bar.last_print_n = step
         bar.set_description(f"PPO on {engine}")
         bar.update(step - bar.n)
         bar.set_postfix(

@@ -217,22 +217,13 @@ def test_mjx_constant_drive_steps_forward() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "On the 2.5e-4 s body with damped legs (issue 2) the quick preset no longer raises "
-        "the Walk reward (66.0 -> 65.1 over 41k steps, docs/performance.md); PPO settings "
-        "for the slower body are still to be found"
-    ),
-)
-def test_short_ppo_run_in_vnc_mode_raises_reward(tmp_path) -> None:
-    """PPO on Walk with the policy driving the VNC (measured 42.6 -> 52.9 within 20k steps)."""
+def test_quick_ppo_run_in_vnc_mode_raises_reward(tmp_path) -> None:
+    """PPO on Walk with the policy driving the VNC, quick preset on the batched C engine
+    (measured 54.55 -> 70.96 over 128k steps, 554 s on 2 cores, 2026-11-30)."""
     from agents import ppo
 
-    cfg = ppo.resolve_preset(
-        "quick", num_timesteps=30_720, checkpoint_every=10_240, env={"action_mode": "vnc"}
-    )
+    cfg = ppo.resolve_preset("quick", env={"action_mode": "vnc"})
     summary = ppo.train(tmp_path / "run", cfg)
     rewards = [row["eval/episode_reward"] for row in summary["evals"]]
     assert len(rewards) >= 3
-    assert max(rewards[1:]) > rewards[0] + 0.1 * abs(rewards[0]), rewards
+    assert rewards[-1] >= 1.10 * rewards[0], rewards

@@ -1,0 +1,89 @@
+"""Plot learning curves (evaluation reward against environment steps) of one or more runs.
+
+Example::
+
+    python scripts/plot_learning.py runs/walk_quick runs/walk_quick_s1 --out docs/img/walk_quick.png
+
+Reads each run's ``metrics.csv`` (written by ``scripts/train.py``: one row per evaluation) and
+draws, per run, the evaluation episode reward and its ``speed`` and ``turn`` terms against the
+environment steps trained. The legend gives each run's seed and training wall time (s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+#: Columns drawn, one panel each: (metrics.csv column, panel title).
+PANELS: tuple[tuple[str, str], ...] = (
+    ("eval/episode_reward", "episode reward"),
+    ("eval/episode_reward/speed", "speed term"),
+    ("eval/episode_reward/turn", "turn term"),
+)
+
+
+def read_run(run_dir: Path) -> tuple[dict[str, list[float]], dict]:
+    """(columns of ``metrics.csv`` as float lists, the run's ``config.json`` train section)."""
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist (not a training run directory?)")
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{path} has no evaluation rows yet")
+    columns = {k: [float(r[k]) if r.get(k) not in (None, "") else float("nan") for r in rows]
+               for k in rows[0]}  # fmt: skip
+    config = run_dir / "config.json"
+    train = json.loads(config.read_text())["train"] if config.is_file() else {}
+    return columns, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories")
+    parser.add_argument("--out", required=True, type=Path, help="PNG file")
+    parser.add_argument("--title", default=None)
+    args = parser.parse_args(argv)
+    if args.out.suffix.lower() != ".png":
+        parser.error(f"--out must end with .png, got {args.out}")
+    try:
+        runs = [(run, *read_run(run)) for run in args.runs]
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
+    for run, columns, train in runs:
+        seed = train.get("ppo", {}).get("seed", "?")
+        label = f"{run.name} (seed {seed}, {columns['wall_s'][-1]:.0f} s)"
+        for ax, (key, _) in zip(axes, PANELS, strict=True):
+            if key in columns:
+                ax.plot(columns["step"], columns[key], marker="o", ms=3, label=label)
+    for ax, (_, title) in zip(axes, PANELS, strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("environment steps")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e3:g}k" if x else "0"))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    task = runs[0][2].get("task", "")
+    preset = runs[0][2].get("preset", "")
+    fig.suptitle(args.title or f"{task}, preset {preset}: evaluation during PPO")
+    fig.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
