@@ -9,7 +9,8 @@ import flyenvs.body as fb
 from flyenvs.body import constants as C
 from flyenvs.body.kinematics import tripod_gait
 from flyenvs.sim import MujocoBackend, Readout
-from flyenvs.sim.batch_backend import BatchMujocoBackend
+from flyenvs.sim.batch_backend import BatchMujocoBackend, check_mocap_inert
+from flyenvs.tasks import visual
 
 B, K, N_SUB, N_STEPS = 3, 10, 8, 8
 
@@ -83,3 +84,45 @@ def test_bad_inputs_raise(model, start):
     with pytest.raises(ValueError, match="method"):
         BatchMujocoBackend(model, 1, "gpu")
     backend.close()
+
+
+def _arena_model(edit=None):
+    """The train body with a visual arena's mocap body (as a visual task adds it), edited."""
+    root = fb.build_mjcf("train")
+    visual.add_mocap(root, "target", [{"type": "sphere", "size": [1.0]}])
+    if edit is not None:
+        edit(root)
+    return root, fb.compile_mjcf(root)
+
+
+def test_mocap_scenery_is_inert_and_other_mocap_bodies_are_refused(start):
+    """The engine keeps no mocap poses: moving an arena's mocap body (here through the fly, every
+    step) leaves the physics bit-identical; a mocap body that could act is refused."""
+    root, model = _arena_model()
+    cpu = MujocoBackend(model)
+    qpos, ctrl, adhesion = start
+    still, moved = cpu.init(qpos[0]), cpu.init(qpos[0])
+    rng = np.random.default_rng(0)
+    for c, a in zip(ctrl.reshape(-1, 42)[:40], adhesion.reshape(-1, 6)[:40], strict=True):
+        moved.mocap_pos[:] = rng.uniform(-2, 2, (1, 3))
+        moved.mocap_quat[:] = rng.normal(size=(1, 4))
+        moved.mocap_quat /= np.linalg.norm(moved.mocap_quat)
+        still, moved = cpu.step(still, c, a, N_SUB), cpu.step(moved, c, a, N_SUB)
+    np.testing.assert_array_equal(moved.qpos, still.qpos)
+    np.testing.assert_array_equal(moved.qvel, still.qvel)
+    assert still.qpos[0] > 0.3  # it walked
+    engine = BatchMujocoBackend(model, build_mjcf=lambda: _arena_model()[0])
+    assert engine.native.nmocap == 1
+
+    def colliding(root):
+        post = root.worldbody.add("body", name="post", mocap=True)
+        post.add("geom", type="sphere", size=[1], contype=1, conaffinity=1)
+
+    def attached(root):  # a pendulum hanging from the mocap body
+        child = root.find("body", "target").add("body", name="bob", pos=[0, 0, -2])
+        child.add("joint", type="hinge", axis=[1, 0, 0])
+        child.add("geom", type="sphere", size=[0.5], mass=1, contype=0, conaffinity=0)
+
+    for edit, message in ((colliding, "can collide"), (attached, "attached to a mocap body")):
+        with pytest.raises(ValueError, match=message):
+            check_mocap_inert(_arena_model(edit)[1])

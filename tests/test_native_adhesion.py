@@ -10,6 +10,7 @@ import flyenvs.body as fb
 from flyenvs.body import constants as C
 from flyenvs.body.kinematics import tripod_gait
 from flyenvs.sim import MujocoBackend, native_adhesion
+from flyenvs.tasks import registry
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +64,18 @@ def test_native_adhesion_follows_the_rule_to_float64_noise(models):
     np.testing.assert_allclose(nat.qpos, rule.qpos, rtol=0, atol=1e-9)
     np.testing.assert_allclose(nat.qvel, rule.qvel, rtol=0, atol=1e-6)
     assert rule.qpos[0] > 1.0  # it walked
+
+
+def test_native_model_of_a_task_model_is_built_from_the_tasks_mjcf():
+    """A visual task's model (body plus arena mocap bodies) gets its native copy from the task's
+    own MJCF (``task.build_mjcf``), checked equal but for the actuators."""
+    task = registry.make_task("Optomotor")
+    model = task.model
+    with pytest.raises(ValueError, match="plain flyenvs.body.load model"):
+        native_adhesion.native_adhesion_model(model)
+    native = native_adhesion.native_adhesion_model(model, task.build_mjcf)
+    assert native.nu == C.N_LEG_JOINTS + C.N_ADHESION and native.nmocap == model.nmocap == 72
+    assert native_adhesion._differences(model, native) == []
+    native_adhesion.check_equivalent_to_rule(native)
+    with pytest.raises(ValueError, match="build_mjcf.*nbody"):  # the plain body is not it
+        native_adhesion.native_adhesion_model(model, lambda: fb.build_mjcf("train"))

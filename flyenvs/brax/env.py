@@ -6,8 +6,9 @@ backends (``backend=``):
   ``jax.pure_callback`` (:mod:`flyenvs.sim.host_callback`: one host call per batch and control
   step under ``jit(vmap(step))``); ``state.pipeline_state`` is a ``HostState`` (the float64
   MuJoCo state as uint32 bits plus its readout). The task's functions (controls, observation,
-  reward) stay in JAX; only the physics runs on the host. Train body only (native adhesion
-  actuators, :mod:`flyenvs.sim.native_adhesion`).
+  reward, a visual task's arena and eyes) stay in JAX; only the physics runs on the host. Every
+  task, Walk and the visual tasks; train body only (native adhesion actuators added to the
+  task's own MJCF, ``task.build_mjcf``: :mod:`flyenvs.sim.native_adhesion`).
 
 With either backend, ``state.obs`` is the task's observation dict
 (the same entries and shapes as the Gymnasium ``Dict`` space); the task's own state (command,
@@ -69,7 +70,7 @@ class FlyBraxEnv(Env):
             from flyenvs.sim.host_callback import HostBackend
 
             threads = (os.cpu_count() or 1) if n_threads is None else n_threads
-            self.sim = HostBackend(self.task.model, n_threads=threads)
+            self.sim = HostBackend(self.task.model, threads, build_mjcf=self.task.build_mjcf)
         self.controller_params = self.task.default_params()
 
     # ----------------------------------------------------------------------------- brax API

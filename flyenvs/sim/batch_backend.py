@@ -18,6 +18,12 @@ an ``MjData`` per env. Each call loads a state into a thread's scratch ``MjData`
 and bit-identical to stepping one ``MjData`` per env (it keeps the warm start). The JAX side
 (:mod:`flyenvs.sim.host_callback`) keeps these float64 states bit-exactly as uint32 pairs.
 
+Models: the plain train body, or a task's model built from its own MJCF (``build_mjcf``: a
+visual task's body plus arena). Mocap poses are not part of the state: a visual task's arena
+objects are mocap bodies that only the renderer poses (the eyes see the task's JAX scene), so
+the engine requires them to be physics-inert (:func:`check_mocap_inert`) and, as the
+Gymnasium and MJX paths, never moves them.
+
 Methods (``method``): ``"rollout"`` (default, 7-13 % faster in two side-by-side runs at batch 32,
 docs/performance.md) runs the control step but its last physics step with ``mujoco.rollout``
 (controls repeated per physics step); it carries the warm start in, but ``rollout`` does not
@@ -30,22 +36,67 @@ per env in :meth:`BatchMujocoBackend._last_substep`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import mujoco
 import numpy as np
+from dm_control import mjcf
 
 from flyenvs.body import constants as C
 from flyenvs.body.layout import layout
 from flyenvs.sim import common
 from flyenvs.sim.base import READOUT_SHAPES, Readout
 from flyenvs.sim.mujoco_backend import data_readout
-from flyenvs.sim.native_adhesion import native_adhesion_model
+from flyenvs.sim.native_adhesion import check_equivalent_to_rule, native_adhesion_model
 
 #: The state kept per env: what ``mj_step`` depends on besides ``ctrl``.
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART
 METHODS: tuple[str, ...] = ("threads", "rollout")
+
+
+def check_mocap_inert(model: mujoco.MjModel) -> None:
+    """Raise ValueError unless ``model``'s mocap bodies cannot act on the physics.
+
+    The engine keeps no mocap poses: a state is ``STATE_SPEC`` (no ``mocap_pos``/``mocap_quat``)
+    and the scratch data hold the model's default poses. That is exact when the mocap bodies
+    are scenery (a visual task's arena, posed by the task for the renderer only): nothing is
+    attached to them (child bodies, equality constraints), their geoms collide with nothing
+    (``contype = conaffinity = 0``, in no ``<pair>``) and no tendon or actuator uses their
+    sites. Then moving them leaves every physics step bit-identical (tests/test_batch_backend.py).
+    """
+    is_mocap = np.asarray(model.body_mocapid) >= 0  # [nbody]
+    if not is_mocap.any():
+        return
+    problems = []
+    if np.any(is_mocap[model.body_parentid[1:]]):
+        problems.append("a body is attached to a mocap body")
+    mocap_geom = is_mocap[model.geom_bodyid]
+    paired = np.zeros(model.ngeom, bool)
+    paired[np.concatenate([model.pair_geom1, model.pair_geom2])] = True
+    colliding = ((model.geom_contype | model.geom_conaffinity) != 0) | paired
+    if np.any(mocap_geom & colliding):
+        problems.append("a geom of a mocap body can collide")
+    mocap_site = is_mocap[model.site_bodyid]
+    eq_ids = np.stack([model.eq_obj1id, model.eq_obj2id], axis=1)  # [neq, 2]
+    ids, eq_type = np.maximum(eq_ids, 0), model.eq_objtype[:, None]
+    held = ((eq_type == mujoco.mjtObj.mjOBJ_BODY) & is_mocap[ids]) | (
+        (eq_type == mujoco.mjtObj.mjOBJ_SITE) & mocap_site[ids]
+    )
+    if np.any(held & (eq_ids >= 0)):
+        problems.append("an equality constraint holds a mocap body")
+    wrap_site = model.wrap_type == mujoco.mjtWrap.mjWRAP_SITE
+    trn_site = np.isin(model.actuator_trntype,
+                       [mujoco.mjtTrn.mjTRN_SITE, mujoco.mjtTrn.mjTRN_SLIDERCRANK])  # fmt: skip
+    sites = np.concatenate([model.wrap_objid[wrap_site], model.actuator_trnid[trn_site].ravel()])
+    if np.any(mocap_site[sites[sites >= 0]]):
+        problems.append("a tendon or actuator uses a site of a mocap body")
+    if problems:
+        raise ValueError(
+            "the batched engine keeps no mocap poses, so mocap bodies must be scenery only: "
+            + "; ".join(problems)
+        )
 
 
 def _check_batch(name: str, x: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -61,20 +112,31 @@ class BatchMujocoBackend:
     """A batch of fly envs on C MuJoCo, stepped on ``n_threads`` native threads.
 
     Args:
-        model: a fly model from :func:`flyenvs.body.load` (train body: the native adhesion
-            actuators equal the adhesion rule there; see :mod:`flyenvs.sim.native_adhesion`).
+        model: a fly model of the train body (the native adhesion actuators equal the adhesion
+            rule there, :func:`flyenvs.sim.native_adhesion.check_equivalent_to_rule`): from
+            :func:`flyenvs.body.load`, or a task's model (e.g. with a visual arena) given with
+            ``build_mjcf``. Its mocap bodies must not act on the physics
+            (:func:`check_mocap_inert`).
         n_threads: worker threads (>= 1); results do not depend on it.
         method: ``"rollout"`` or ``"threads"`` (see the module docstring).
+        build_mjcf: the function returning the MJCF tree ``model`` was compiled from (a task's
+            ``build_mjcf``); needed when ``model`` is not a plain body
+            (:func:`flyenvs.sim.native_adhesion.native_adhesion_model`).
     """
 
-    def __init__(self, model: mujoco.MjModel, n_threads: int = 1, method: str = "rollout") -> None:
+    def __init__(
+        self, model: mujoco.MjModel, n_threads: int = 1, method: str = "rollout",
+        build_mjcf: Callable[[], mjcf.RootElement] | None = None,
+    ) -> None:  # fmt: skip
         common.check_model(model)
         if int(n_threads) < 1:
             raise ValueError(f"n_threads must be >= 1, got {n_threads}")
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.model = model
-        self.native = native_adhesion_model(model)
+        self.native = native_adhesion_model(model, build_mjcf)
+        check_equivalent_to_rule(self.native)
+        check_mocap_inert(self.native)
         self.layout = layout(model)
         self.n_threads = int(n_threads)
         self.method = method

@@ -30,12 +30,14 @@ the ``ValueError``), where MJX would carry NaN on. One lock serialises calls int
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
+from dm_control import mjcf
 
 from flyenvs.body import constants as C
 from flyenvs.sim.base import READOUT_SHAPES, Readout
@@ -58,13 +60,19 @@ class HostBackend:
     """The JAX face of :class:`BatchMujocoBackend` (see the module docstring).
 
     Args:
-        model: a fly model from :func:`flyenvs.body.load` (train body).
+        model: a fly model of the train body: from :func:`flyenvs.body.load`, or a task's model
+            (e.g. a visual task's body plus arena) with ``build_mjcf``.
         n_threads: host threads stepping a batch (results do not depend on it).
         method: ``"rollout"`` or ``"threads"`` (:mod:`flyenvs.sim.batch_backend`).
+        build_mjcf: the function returning the MJCF tree ``model`` was compiled from (a task's
+            ``build_mjcf``), for the engine's native-adhesion copy of ``model``.
     """
 
-    def __init__(self, model: mujoco.MjModel, n_threads: int = 1, method: str = "rollout") -> None:
-        self.engine = BatchMujocoBackend(model, n_threads, method)
+    def __init__(
+        self, model: mujoco.MjModel, n_threads: int = 1, method: str = "rollout",
+        build_mjcf: Callable[[], mjcf.RootElement] | None = None,
+    ) -> None:  # fmt: skip
+        self.engine = BatchMujocoBackend(model, n_threads, method, build_mjcf)
         self.model = model
         self.layout = self.engine.layout
         self.timestep_s = float(model.opt.timestep)

@@ -4,8 +4,9 @@ The adhesion rule (:func:`flyenvs.sim.common.adhesion_xfrc`, docs/body.md "Adhes
 MuJoCo's adhesion actuator with an applied force because MJX rejects the actuator
 (``mjx.put_model`` raises on ``mjTRN_BODY``). C MuJoCo runs the actuator natively, without
 Python per physics step, which is what a GIL-free batched engine needs
-(:mod:`flyenvs.sim.batch_backend`). This module builds that model: the fly model of
-:func:`flyenvs.body.load` plus six adhesion actuators, one per leg (order ``constants.LEGS``),
+(:mod:`flyenvs.sim.batch_backend`). This module builds that model: a fly model (the plain body of
+:func:`flyenvs.body.load`, or a task's model such as a visual task's body plus arena, from the
+MJCF it was compiled from) plus six adhesion actuators, one per leg (order ``constants.LEGS``),
 after the 42 leg actuators (``nu`` = 48), each on the body owning the leg's tarsus geoms
 (``Layout.tarsus_body_ids``), gain ``constants.ADHESION_FORCE_MAX``, ctrlrange [0, 1].
 Everything else is identical to the base model (checked on construction).
@@ -26,10 +27,13 @@ checks (a)-(c) on a model.
 
 from __future__ import annotations
 
+import copy
 import functools
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
+from dm_control import mjcf
 
 from flyenvs.body import constants as C
 from flyenvs.body import model as body_model
@@ -71,40 +75,56 @@ def _differences(base: mujoco.MjModel, other: mujoco.MjModel) -> list[str]:
     return out
 
 
-@functools.cache
-def _build_cached(variant: str) -> mujoco.MjModel:
-    base = body_model.load(variant)
-    lay = layout(base)
-    root = body_model.build_mjcf(variant)
+def _add_actuators(root: mjcf.RootElement, model: mujoco.MjModel) -> None:
+    """Add the six adhesion actuators to ``root`` (an MJCF tree that compiles to ``model``)."""
+    lay = layout(model)
     for act_name, body_id in zip(ADHESION_ACTUATORS, lay.tarsus_body_ids, strict=True):
-        body_name = mujoco.mj_id2name(base, mujoco.mjtObj.mjOBJ_BODY, int(body_id))
+        body_name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(body_id))
         root.actuator.add("adhesion", name=act_name, body=body_name,
                           gain=C.ADHESION_FORCE_MAX, ctrlrange=[0.0, 1.0])  # fmt: skip
-    native = body_model.compile_mjcf(root)
-    diff = _differences(base, native)
-    if diff or native.nu != C.N_LEG_JOINTS + C.N_ADHESION:
-        raise ValueError(f"native-adhesion model differs from the base model in {diff}")
-    return native
 
 
-def native_adhesion_model(model: mujoco.MjModel) -> mujoco.MjModel:
-    """The copy of ``model`` (a fly model from :func:`flyenvs.body.load`) with the six native
-    adhesion actuators at ``ctrl[42:48]`` (a fresh copy; built once per variant and process).
+@functools.cache
+def _build_cached(variant: str) -> mujoco.MjModel:
+    root = body_model.build_mjcf(variant)
+    _add_actuators(root, body_model.load(variant))
+    return body_model.compile_mjcf(root)
+
+
+def native_adhesion_model(
+    model: mujoco.MjModel, build_mjcf: Callable[[], mjcf.RootElement] | None = None
+) -> mujoco.MjModel:
+    """The copy of ``model`` with the six native adhesion actuators at ``ctrl[42:48]`` (a fresh
+    copy).
+
+    Args:
+        model: a fly model (42 actuators).
+        build_mjcf: a function returning a fresh MJCF tree that compiles to ``model``, e.g. a
+            task's ``build_mjcf`` (a visual task's: the body plus its arena); the actuators are
+            added to that tree. Default: the plain body of ``model``'s variant
+            (:func:`flyenvs.body.build_mjcf`; built once per variant and process).
 
     Raises:
-        ValueError: ``model`` is not a plain :func:`flyenvs.body.load` model (e.g. a visual
-            task's arena model, or a modified copy): the rebuilt copy would differ.
+        ValueError: the copy differs from ``model`` in anything besides the actuators (e.g.
+            ``model`` is a visual task's arena model and ``build_mjcf`` is not given, or a
+            modified copy): the message names the differing fields.
     """
-    import copy
-
-    native = _build_cached(_variant_of(model))
+    if build_mjcf is None:
+        native = copy.deepcopy(_build_cached(_variant_of(model)))
+        source = "a plain flyenvs.body.load model (or pass the build_mjcf it was compiled from)"
+    else:
+        root = build_mjcf()
+        _add_actuators(root, model)
+        native = body_model.compile_mjcf(root)
+        source = "build_mjcf() to compile to this model"
     diff = _differences(model, native)
-    if diff or model.nu != C.N_LEG_JOINTS:
+    if model.nu != C.N_LEG_JOINTS or native.nu != C.N_LEG_JOINTS + C.N_ADHESION:
+        diff.append("nu")
+    if diff:
         raise ValueError(
-            "native adhesion needs a plain flyenvs.body.load model; this one differs from the "
-            f"rebuilt copy in {diff or ['nu']}"
+            f"native adhesion needs {source}; this one differs from the rebuilt copy in {diff}"
         )
-    return copy.deepcopy(native)
+    return native
 
 
 def check_equivalent_to_rule(model: mujoco.MjModel) -> None:

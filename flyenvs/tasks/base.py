@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
+from dm_control import mjcf
 from ml_collections import ConfigDict
 
 from flyenvs import body
@@ -135,6 +136,8 @@ class Task(Protocol):
     observation_bound: float
     observation_spec: dict[str, jax.ShapeDtypeStruct]
 
+    def build_mjcf(self) -> mjcf.RootElement: ...
+
     def default_params(self) -> Any: ...
 
     def reset(self, rng: jax.Array, params: Any = None) -> tuple[jax.Array, jax.Array, dict]: ...
@@ -228,6 +231,12 @@ class FlyTask:
         self._joint_high = jnp.asarray(joint_range[:, 1])
         self.controller = action_modes.make_controller(model, config)
         self.action_size = int(self.controller.action_low.shape[0])
+
+    def build_mjcf(self) -> mjcf.RootElement:
+        """A fresh MJCF tree that compiles to this task's model, for engines that extend the
+        model (the batched C engine adds native adhesion actuators): here the plain body of
+        ``config.body_variant``; tasks that add to the body override it."""
+        return body.build_mjcf(self.config.body_variant)
 
     @functools.cached_property
     def observation_spec(self) -> dict[str, jax.ShapeDtypeStruct]:

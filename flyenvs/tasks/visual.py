@@ -124,15 +124,19 @@ class VisualTask(base.FlyTask):
     def __init__(self, model: mujoco.MjModel | None, config: ConfigDict) -> None:
         del model
         self.config = config
-        root = body.build_mjcf(config.body_variant)
-        self._add_arena(root)
-        super().__init__(body.compile_mjcf(root), config)
+        super().__init__(body.compile_mjcf(self.build_mjcf()), config)
         v = config.vision
         self.geometry = EyeGeometry(
             interommatidial_deg=float(v.interommatidial_deg),
             acceptance_deg=float(v.acceptance_deg),
             n_rays=int(v.n_rays),
         )
+
+    def build_mjcf(self) -> mjcf.RootElement:
+        """A fresh MJCF tree of the task's model: the body with the arena objects added."""
+        root = super().build_mjcf()
+        self._add_arena(root)
+        return root
 
     # --------------------------------------------------------------------------- subclass API
     def _add_arena(self, root: mjcf.RootElement) -> None:
