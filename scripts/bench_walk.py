@@ -1,11 +1,12 @@
-"""Benchmark the Walk environment: Gymnasium (C MuJoCo) and Brax control steps per second, the
-latter on both backends (``backend="mjx"`` and ``backend="mujoco"``, the batched C engine with
-``--threads`` host threads, also with its ``"threads"`` method and with one thread) side by side in
-one process, timed round robin.
+"""Benchmark the Walk environment (or another task, ``--task``): Gymnasium (C MuJoCo) and Brax
+control steps per second, the latter on both backends (``backend="mjx"`` and
+``backend="mujoco"``, the batched C engine with ``--threads`` host threads, also with its
+``"threads"`` method and with one thread) side by side in one process, timed round robin.
 
 Example::
 
     MUJOCO_GL=egl python scripts/bench_walk.py --json outputs/bench_walk.json
+    MUJOCO_GL=egl python scripts/bench_walk.py --task VisualTaxis --skip-gym --mjx-envs 32
 
 Each figure is the median of ``--repeats`` timed runs after a warm-up (compilation excluded and
 reported separately). One control step = 20 ms of simulated time (80 physics steps of the
@@ -26,12 +27,13 @@ from pathlib import Path
 import numpy as np
 
 
-def _gym_steps_per_s(mode: str, n_steps: int, repeats: int) -> float:
+def _gym_steps_per_s(task: str, mode: str, n_steps: int, repeats: int) -> float:
     import gymnasium as gym
 
     import flyenvs  # noqa: F401
+    from flyenvs.tasks import registry
 
-    env = gym.make("flyenvs/Walk-v1", action_mode=mode, episode_length=10**6)
+    env = gym.make(registry.spec(task).gym_id, action_mode=mode, episode_length=10**6)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     env.step(np.zeros(env.action_space.shape, np.float32))  # jit warm-up
@@ -48,15 +50,15 @@ def _gym_steps_per_s(mode: str, n_steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def _brax_env(backend: str, n_threads: int, method: str):
+def _brax_env(task: str, backend: str, n_threads: int, method: str):
     import flyenvs.brax
 
     if backend == "mjx":
-        return flyenvs.brax.make("Walk")
+        return flyenvs.brax.make(task)
     from flyenvs.sim.host_callback import HostBackend
 
-    env = flyenvs.brax.make("Walk", backend="mujoco", n_threads=n_threads)
-    env.sim = HostBackend(env.task.model, n_threads=n_threads, method=method)  # bench only
+    env = flyenvs.brax.make(task, backend="mujoco", n_threads=n_threads)
+    env.sim = HostBackend(env.task.model, n_threads, method, env.task.build_mjcf)  # bench only
     return env
 
 
@@ -80,7 +82,7 @@ def _brax_runner(env, n_envs: int, n_steps: int):
 
 
 def _brax_steps_per_s(
-    variants: dict[str, tuple[str, int, str]], n_envs: int, n_steps: int, repeats: int
+    task: str, variants: dict[str, tuple[str, int, str]], n_envs: int, n_steps: int, repeats: int
 ) -> dict[str, float]:
     """env-steps/s of each variant ``name: (backend, n_threads, method)`` under
     ``jit(vmap(step))`` (a ``lax.scan`` of ``n_steps`` steps), timed round robin in this process
@@ -91,7 +93,7 @@ def _brax_steps_per_s(
     runners = {}
     out: dict[str, float] = {}
     for name, (backend, n_threads, method) in variants.items():
-        env = _brax_env(backend, n_threads, method)
+        env = _brax_env(task, backend, n_threads, method)
         run, state, compile_s = _brax_runner(env, n_envs, n_steps)
         runners[name] = [run, state]
         out[f"{name}_{n_envs}env_compile_s"] = compile_s
@@ -121,6 +123,7 @@ def _ppo_from_run(run: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, default=Path("outputs/bench_walk.json"))
+    parser.add_argument("--task", default="Walk", help="a registered task (default Walk)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mjx-envs", type=int, nargs="*", default=[1, 32])
@@ -131,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.repeats < 1:
         parser.error("--steps and --repeats must be >= 1")
 
-    results: dict[str, float | str] = {}
+    results: dict[str, float | str] = {"task": args.task}
     if not args.skip_gym:
         for mode in ("cpg", "joints", "vnc"):
-            results[f"gym_{mode}_steps_per_s"] = _gym_steps_per_s(mode, args.steps, args.repeats)
+            rate = _gym_steps_per_s(args.task, mode, args.steps, args.repeats)
+            results[f"gym_{mode}_steps_per_s"] = rate
     variants = {
         "mjx": ("mjx", 0, ""),
         "mujoco": ("mujoco", args.threads, "rollout"),
@@ -142,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         "mujoco_1thread": ("mujoco", 1, "rollout"),
     }
     for n in args.mjx_envs:
-        results.update(_brax_steps_per_s(variants, n, max(10, args.steps // 10), args.repeats))
+        steps = max(10, args.steps // 10)
+        results.update(_brax_steps_per_s(args.task, variants, n, steps, args.repeats))
         mjx = results[f"mjx_{n}env_steps_per_s"]
         results[f"mujoco_over_mjx_{n}env"] = results[f"mujoco_{n}env_steps_per_s"] / mjx
     if args.run is not None:

@@ -21,6 +21,11 @@ discarded fresh reset, and needs the batch-to-slot mapping of every wrapper and 
 copying ~1.2 kB of state per env and control step (``mj_setState``/``mj_getState``) costs far
 less than one of the control step's 80 physics steps.
 
+Tasks: the task's own state (a visual task's arena, which the eyes see through the task's JAX
+scene) lives in the JAX state too; the arena's mocap bodies are scenery the engine never moves
+(:func:`flyenvs.sim.batch_backend.check_mocap_inert`), so the host call needs only the
+physics state and the controls.
+
 Values: ``ctrl`` is clamped to the actuator ranges by MuJoCo and ``adhesion`` clipped to [0, 1]
 (as on MJX); NaN or inf in them makes the host call raise (an ``XlaRuntimeError`` naming
 the ``ValueError``), where MJX would carry NaN on. One lock serialises calls into one engine

@@ -11,7 +11,10 @@ Vision: the eyes (:func:`flyenvs.vision.render_eyes`) are cast against the task'
 (``control_dt_s``, 20 ms by default, i.e. a 50 Hz refresh) and at reset. The arena objects also
 exist in the MuJoCo model as visual-only mocap bodies (``contype = conaffinity = 0``: no
 contacts, no effect on the physics), so the tracking-camera video shows them;
-:meth:`VisualTask.mocap_poses` gives their poses for the renderer.
+:meth:`VisualTask.mocap_poses` gives their poses for the renderer. No physics path moves them
+(the batched C engine checks that they are inert: ``flyenvs.sim.batch_backend``). The model is
+built by :meth:`VisualTask.build_mjcf` (body plus arena), which the batched C engine reuses to
+add its native adhesion actuators.
 
 Observation: the dict of :meth:`FlyTask.proprioception` (no command), then ``vision`` [2, 721]:
 luminance in [0, 1] of each eye's ommatidia, left eye first, in the lattice's column order
