@@ -1,0 +1,195 @@
+"""Rollouts with a recurrent policy, sequence re-evaluation (truncated BPTT), GAE and PPO loss.
+
+Time-major throughout: ``T`` = ``unroll_length`` steps, ``B`` = environments.
+
+The carry convention (the one place recurrent PPO goes wrong): the policy's input at step ``t``
+is ``(obs_t, reset_t)`` with ``reset_t = done_{t-1}`` (the previous step's ``state.done``; false
+at the very first step). Brax's auto-reset wrappers already replaced ``obs_t`` by the new
+episode's first observation where ``done_{t-1}``, so the network zeroes its carry for exactly
+that row before stepping. The rollout stores the carry at the start of the segment
+(``carry0``); :func:`evaluate_sequences` re-runs the network from ``carry0`` over the stored
+``(obs, reset)`` and reproduces the rollout's outputs bit for bit before any update.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from brax.training.acme import running_statistics
+
+from agents.recurrent_ppo.networks import (
+    Carry,
+    Params,
+    RecurrentNetwork,
+    gaussian_entropy,
+    gaussian_log_prob,
+)
+
+
+class Trajectory(NamedTuple):
+    """One unroll segment. Leaves ``[T, B, ...]`` except ``carry0`` (``[B, ...]``)."""
+
+    obs: jax.Array  # [T, B, obs_size], raw (unnormalised)
+    reset: jax.Array  # [T, B] bool: the carry was reset before step t (done_{t-1})
+    raw_action: jax.Array  # [T, B, action_size], pre-tanh Gaussian sample
+    log_prob: jax.Array  # [T, B], of raw_action under the rollout policy
+    action_mean: jax.Array  # [T, B, action_size]
+    value: jax.Array  # [T, B]
+    reward: jax.Array  # [T, B]
+    done: jax.Array  # [T, B] float: episode ended at this step (terminated or truncated)
+    truncation: jax.Array  # [T, B] float: ended by the time limit
+    carry0: Carry  # the carry entering step 0
+
+
+def policy_step(
+    network: RecurrentNetwork,
+    params: Params,
+    normalizer: running_statistics.RunningStatisticsState,
+    carry: Carry,
+    obs: jax.Array,
+    reset: jax.Array,
+    key: jax.Array | None,
+) -> tuple[Carry, jax.Array, tuple[jax.Array, jax.Array, jax.Array, jax.Array]]:
+    """One policy step. ``key=None`` is deterministic (the mean).
+
+    Returns ``(carry, action, (raw_action, log_prob, mean, value))``; ``action = tanh(raw)`` in
+    [-1, 1] is what the environment receives.
+    """
+    carry, (mean, log_std), value = network.apply(
+        params, carry, running_statistics.normalize(obs, normalizer), reset
+    )
+    if key is None:
+        raw = mean
+    else:
+        raw = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    return carry, jnp.tanh(raw), (raw, gaussian_log_prob(raw, mean, log_std), mean, value)
+
+
+def rollout(
+    env: Any,
+    network: RecurrentNetwork,
+    params: Params,
+    normalizer: running_statistics.RunningStatisticsState,
+    env_state: Any,
+    carry: Carry,
+    key: jax.Array,
+    unroll_length: int,
+) -> tuple[Any, Carry, Trajectory]:
+    """``unroll_length`` steps of the batched, auto-resetting ``env`` under ``lax.scan``.
+
+    ``env_state.done`` of the incoming state marks rows whose episode ended at the previous
+    step; their carry is reset at the first step. Returns the final env state and carry (to
+    continue from) and the :class:`Trajectory`.
+    """
+
+    def step(c, step_key):
+        state, carry = c
+        reset = state.done > 0
+        carry, action, (raw, log_prob, mean, value) = policy_step(
+            network, params, normalizer, carry, state.obs, reset, step_key
+        )
+        nstate = env.step(state, action)
+        trunc = nstate.info.get("truncation", jnp.zeros_like(nstate.done))
+        out = (state.obs, reset, raw, log_prob, mean, value, nstate.reward, nstate.done, trunc)
+        return (nstate, carry), out
+
+    keys = jax.random.split(key, unroll_length)
+    (env_state, carry_end), out = jax.lax.scan(step, (env_state, carry), keys)
+    return env_state, carry_end, Trajectory(*out, carry0=carry)
+
+
+def evaluate_sequences(
+    network: RecurrentNetwork,
+    params: Params,
+    normalizer: running_statistics.RunningStatisticsState,
+    carry0: Carry,
+    obs: jax.Array,
+    reset: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Re-run the network over stored sequences from their start carry (BPTT in the loss).
+
+    Args: ``carry0`` ``[B, ...]``, ``obs`` ``[T, B, obs_size]`` raw, ``reset`` ``[T, B]``.
+    Returns ``(mean, log_std, value)``: ``[T, B, action_size]`` twice and ``[T, B]``.
+    """
+
+    def step(carry, x):
+        o, r = x
+        carry, (mean, log_std), value = network.apply(
+            params, carry, running_statistics.normalize(o, normalizer), r
+        )
+        return carry, (mean, log_std, value)
+
+    _, out = jax.lax.scan(step, carry0, (obs, reset))
+    return out
+
+
+def compute_gae(
+    reward: jax.Array,
+    value: jax.Array,
+    bootstrap_value: jax.Array,
+    done: jax.Array,
+    truncation: jax.Array,
+    discount: float,
+    gae_lambda: float,
+) -> tuple[jax.Array, jax.Array]:
+    """GAE(lambda) as Brax's PPO computes it (``[T, B]`` inputs, ``bootstrap_value`` ``[B]``).
+
+    A terminated step does not bootstrap; a truncated step (time limit: the next observation is
+    already the next episode's) gets zero advantage and its value target is its own value.
+    Returns ``(advantages, value_targets)``, both ``[T, B]``.
+    """
+    termination = done * (1 - truncation)
+    live = 1 - truncation
+    next_value = jnp.concatenate([value[1:], bootstrap_value[None]], axis=0)
+    delta = (reward + discount * (1 - termination) * next_value - value) * live
+
+    def back(acc, x):
+        d, term, lv = x
+        acc = d + discount * gae_lambda * (1 - term) * lv * acc
+        return acc, acc
+
+    _, adv = jax.lax.scan(
+        back, jnp.zeros_like(bootstrap_value), (delta, termination, live), reverse=True
+    )
+    return adv, adv + value
+
+
+def ppo_loss(
+    network: RecurrentNetwork,
+    params: Params,
+    normalizer: running_statistics.RunningStatisticsState,
+    traj: Trajectory,
+    advantages: jax.Array,
+    targets: jax.Array,
+    clipping_epsilon: float,
+    entropy_cost: float,
+    value_cost: float = 0.5,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Clipped PPO loss over whole sequences (``traj`` is a minibatch of environments).
+
+    Returns ``(loss, metrics)``; metrics hold the terms and ``approx_kl`` (``mean(old - new)``
+    log-probability: exactly 0 before the first update when the recomputation is aligned).
+    """
+    mean, log_std, value = evaluate_sequences(
+        network, params, normalizer, traj.carry0, traj.obs, traj.reset
+    )
+    log_prob = gaussian_log_prob(traj.raw_action, mean, log_std)
+    log_ratio = log_prob - traj.log_prob
+    ratio = jnp.exp(log_ratio)
+    adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    clipped = jnp.clip(ratio, 1 - clipping_epsilon, 1 + clipping_epsilon)
+    policy_loss = -jnp.mean(jnp.minimum(ratio * adv, clipped * adv))
+    value_loss = 0.5 * jnp.mean((value - targets) ** 2)
+    entropy = jnp.mean(gaussian_entropy(log_std))
+    loss = policy_loss + value_cost * value_loss - entropy_cost * entropy
+    metrics = {
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        "approx_kl": jnp.mean(-log_ratio),
+        "clip_fraction": jnp.mean(jnp.abs(ratio - 1) > clipping_epsilon),
+        "value_drift": jnp.max(jnp.abs(value - traj.value)),
+    }
+    return loss, metrics

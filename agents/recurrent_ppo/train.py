@@ -1,0 +1,257 @@
+"""Recurrent PPO for Brax environments: the training loop.
+
+One training step (under ``jit``, :func:`make_training_step`):
+
+1. roll out ``unroll_length`` steps on ``num_envs`` environments, carrying the policy state and
+   resetting it where an episode ended (:func:`agents.recurrent_ppo.rollout.rollout`);
+2. bootstrap the value from the state after the segment and compute GAE(lambda);
+3. ``num_updates_per_batch`` epochs over the batch, shuffled by environment into
+   ``num_minibatches`` minibatches of whole sequences; each loss re-runs the network from the
+   segment's start carry (truncated BPTT over the unroll) with the clipped PPO, value and
+   entropy terms; Adam with global-norm gradient clipping (optax);
+4. update the observation normaliser (Brax's ``running_statistics``) with the segment's
+   observations. The rollout and its epochs use the same statistics, so the loss reproduces the
+   rollout's log-probabilities exactly before the first update.
+
+The environment and the policy state persist from one training step to the next (the segments
+of an episode are consecutive). :func:`train` mirrors ``brax.training.agents.ppo.train``'s
+arguments where they mean the same thing; the network is any
+:class:`agents.recurrent_ppo.networks.RecurrentNetwork` (default: a GRU actor-critic).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from brax.training.acme import running_statistics, specs
+
+from agents.recurrent_ppo.networks import GRUActorCritic, RecurrentNetwork
+from agents.recurrent_ppo.rollout import compute_gae, policy_step, ppo_loss, rollout
+
+
+class TrainState(NamedTuple):
+    """Everything a training step carries forward."""
+
+    params: Any  # network parameters
+    opt_state: Any
+    normalizer: running_statistics.RunningStatisticsState
+    env_state: Any  # batched, wrapped env state
+    carry: Any  # policy state, leaves [num_envs, ...]
+    key: jax.Array
+    env_steps: jax.Array  # environment steps so far (int)
+
+
+def make_training_step(
+    env: Any,
+    network: RecurrentNetwork,
+    optimizer: optax.GradientTransformation,
+    *,
+    num_envs: int,
+    unroll_length: int,
+    num_minibatches: int,
+    num_updates_per_batch: int,
+    entropy_cost: float,
+    discounting: float,
+    gae_lambda: float,
+    clipping_epsilon: float,
+    value_cost: float = 0.5,
+    normalize_observations: bool = True,
+) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
+    """The (un-jitted) training step ``state -> (state, metrics)`` for the batched ``env``."""
+    if num_envs % num_minibatches:
+        raise ValueError(f"num_minibatches ({num_minibatches}) must divide num_envs ({num_envs})")
+    mb_size = num_envs // num_minibatches
+
+    def loss(params, normalizer, traj, adv, targets):
+        return ppo_loss(
+            network, params, normalizer, traj, adv, targets, clipping_epsilon, entropy_cost,
+            value_cost,
+        )  # fmt: skip
+
+    grad_fn = jax.value_and_grad(loss, has_aux=True)
+
+    def sgd_step(carry, batch):
+        params, opt_state, normalizer = carry
+        (seq, adv, targets), carry0 = batch
+        to_time = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+        traj = jax.tree.map(to_time, seq)._replace(carry0=carry0)
+        (_, metrics), grads = grad_fn(params, normalizer, traj, to_time(adv), to_time(targets))
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state, normalizer), metrics
+
+    def step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        key, k_roll, k_epochs = jax.random.split(ts.key, 3)
+        env_state, carry_end, traj = rollout(
+            env, network, ts.params, ts.normalizer, ts.env_state, ts.carry, k_roll, unroll_length
+        )
+        _, _, (_, _, _, boot) = policy_step(
+            network, ts.params, ts.normalizer, carry_end, env_state.obs, env_state.done > 0, None
+        )
+        adv, targets = compute_gae(
+            traj.reward, traj.value, boot, traj.done, traj.truncation, discounting, gae_lambda
+        )
+        # env-major sequences ([B, T, ...]) and start carries ([B, ...]), shuffled by env
+        to_env = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+        data = (jax.tree.map(to_env, (traj._replace(carry0=None), adv, targets)), traj.carry0)
+
+        def epoch(c, k):
+            perm = jax.random.permutation(k, num_envs)
+            split = lambda x: x[perm].reshape(num_minibatches, mb_size, *x.shape[1:])  # noqa: E731
+            return jax.lax.scan(sgd_step, c, jax.tree.map(split, data))
+
+        (params, opt_state, _), m = jax.lax.scan(
+            epoch,
+            (ts.params, ts.opt_state, ts.normalizer),
+            jax.random.split(k_epochs, num_updates_per_batch),
+        )
+        normalizer = ts.normalizer
+        if normalize_observations:
+            normalizer = running_statistics.update(normalizer, traj.obs)
+        metrics = {f"training/{k}": jnp.mean(v) for k, v in m.items()}
+        metrics["training/first_approx_kl"] = m["approx_kl"][0, 0]
+        metrics["training/reward_per_step"] = jnp.mean(traj.reward)
+        new = TrainState(
+            params, opt_state, normalizer, env_state, carry_end, key,
+            ts.env_steps + num_envs * unroll_length,
+        )  # fmt: skip
+        return new, metrics
+
+    return step
+
+
+def make_evaluator(
+    eval_env: Any, network: RecurrentNetwork, num_eval_envs: int, episode_length: int
+) -> Callable[[Any, Any, jax.Array], dict[str, jax.Array]]:
+    """``evaluate(params, normalizer, key) -> metrics``: one episode per environment with the
+    deterministic policy (``tanh(mean)``); ``eval/episode_reward`` is the mean return."""
+
+    def evaluate(params, normalizer, key):
+        state = eval_env.reset(jax.random.split(key, num_eval_envs))
+        alive = jnp.ones((num_eval_envs,))
+
+        def step(c, _):
+            state, carry, ret, length, alive = c
+            carry, action, _ = policy_step(
+                network, params, normalizer, carry, state.obs, state.done > 0, None
+            )
+            nstate = eval_env.step(state, action)
+            ret = ret + nstate.reward * alive
+            length = length + alive
+            return (nstate, carry, ret, length, alive * (1 - nstate.done)), None
+
+        init = (state, network.initial_carry(num_eval_envs), alive * 0, alive * 0, alive)
+        (_, _, ret, length, _), _ = jax.lax.scan(step, init, None, length=episode_length)
+        return {
+            "eval/episode_reward": jnp.mean(ret),
+            "eval/episode_reward_std": jnp.std(ret),
+            "eval/avg_episode_length": jnp.mean(length),
+        }
+
+    return evaluate
+
+
+def train(
+    environment: Any,
+    num_timesteps: int,
+    num_envs: int = 16,
+    unroll_length: int = 16,
+    num_minibatches: int = 4,
+    num_updates_per_batch: int = 4,
+    learning_rate: float = 3e-4,
+    entropy_cost: float = 1e-3,
+    discounting: float = 0.99,
+    gae_lambda: float = 0.95,
+    clipping_epsilon: float = 0.2,
+    max_grad_norm: float = 0.5,
+    value_cost: float = 0.5,
+    seed: int = 0,
+    hidden_size: int = 64,
+    recurrent: bool = True,
+    network: RecurrentNetwork | None = None,
+    normalize_observations: bool = True,
+    episode_length: int | None = None,
+    action_repeat: int = 1,
+    wrap_env_fn: Callable[..., Any] | None = None,
+    num_evals: int = 1,
+    num_eval_envs: int = 16,
+    progress_fn: Callable[[int, dict[str, Any]], None] = lambda *_: None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train a recurrent policy with PPO on a Brax ``environment`` (unbatched ``brax.envs.Env``).
+
+    Args:
+        environment: the env; wrapped with ``wrap_env_fn(env, episode_length=, action_repeat=)``
+            (default :func:`flyenvs.brax.wrap_for_training`), which must batch it, auto-reset
+            it and give a flat ``state.obs``.
+        num_timesteps: environment steps to train for (rounded up to whole training steps of
+            ``num_envs * unroll_length``).
+        episode_length: time limit in steps (default ``environment.episode_length``, else 1000).
+        hidden_size, recurrent: of the default :class:`GRUActorCritic` (``recurrent=False``:
+            the feed-forward control); ignored when ``network`` is given.
+        network: any :class:`RecurrentNetwork` (a connectome controller, say).
+        num_evals: evaluations, the first before training (as Brax); each calls
+            ``progress_fn(env_steps, metrics)``.
+        Others as in ``brax.training.agents.ppo.train``.
+
+    Returns:
+        ``(params, metrics)``: ``params = {"normalizer": ..., "network": ...}`` and the metrics
+        of the last evaluation and training step.
+    """
+    if wrap_env_fn is None:
+        from flyenvs.brax import wrap_for_training as wrap_env_fn
+    if episode_length is None:
+        episode_length = int(getattr(environment, "episode_length", 1000))
+    env = wrap_env_fn(environment, episode_length=episode_length, action_repeat=action_repeat)
+    if network is None:
+        network = GRUActorCritic(environment.action_size, hidden_size, recurrent)
+    optimizer = optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+
+    key_init, key_env, key_train, key_eval = jax.random.split(jax.random.PRNGKey(seed), 4)
+    env_state = jax.jit(env.reset)(jax.random.split(key_env, num_envs))
+    obs_size = int(env_state.obs.shape[-1])
+    params = network.init(key_init, obs_size)
+    ts = TrainState(
+        params=params,
+        opt_state=optimizer.init(params),
+        normalizer=running_statistics.init_state(specs.Array((obs_size,), jnp.float32)),
+        env_state=env_state,
+        carry=network.initial_carry(num_envs),
+        key=key_train,
+        env_steps=jnp.zeros((), jnp.int32),
+    )
+    step = make_training_step(
+        env, network, optimizer, num_envs=num_envs, unroll_length=unroll_length,
+        num_minibatches=num_minibatches, num_updates_per_batch=num_updates_per_batch,
+        entropy_cost=entropy_cost, discounting=discounting, gae_lambda=gae_lambda,
+        clipping_epsilon=clipping_epsilon, value_cost=value_cost,
+        normalize_observations=normalize_observations,
+    )  # fmt: skip
+    n_epochs = max(num_evals - 1, 1)
+    per_epoch = math.ceil(num_timesteps / (n_epochs * num_envs * unroll_length))
+
+    @jax.jit
+    def train_epoch(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        ts, m = jax.lax.scan(lambda s, _: step(s), ts, None, length=per_epoch)
+        return ts, jax.tree.map(jnp.mean, m)
+
+    evaluate = jax.jit(make_evaluator(env, network, num_eval_envs, episode_length))
+
+    def eval_metrics(ts: TrainState, k: jax.Array) -> dict[str, float]:
+        return {k_: float(v) for k_, v in evaluate(ts.params, ts.normalizer, k).items()}
+
+    metrics: dict[str, Any] = {}
+    eval_keys = jax.random.split(key_eval, n_epochs + 1)
+    if num_evals > 1:
+        metrics = eval_metrics(ts, eval_keys[0])
+        progress_fn(0, metrics)
+    for i in range(n_epochs):
+        ts, train_m = train_epoch(ts)
+        metrics = {k: float(np.asarray(v)) for k, v in train_m.items()}
+        metrics.update(eval_metrics(ts, eval_keys[i + 1]))
+        progress_fn(int(ts.env_steps), metrics)
+    return {"normalizer": ts.normalizer, "network": ts.params}, metrics
