@@ -1,0 +1,198 @@
+"""Recurrent PPO (agents.recurrent_ppo): carry reset at dones inside the rollout, BPTT
+recomputation alignment, GAE against a loop, and the cue-memory task (recurrent solves it, the
+feed-forward twin stays at chance)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from brax.training.acme import running_statistics, specs
+from memory_env import CueMemoryEnv, wrap
+
+from agents.recurrent_ppo import GRUActorCritic, train
+from agents.recurrent_ppo.rollout import compute_gae, evaluate_sequences, ppo_loss, rollout
+from agents.recurrent_ppo.train import TrainState, make_training_step
+
+N_ENVS = 4
+HIDDEN_STEPS = 2  # episodes of 3 steps: done at steps 2, 5, 8, ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _NoResetGRU(GRUActorCritic):
+    """The pitfall: a network that never resets its carry (negative control)."""
+
+    def apply(self, params, carry, obs, reset):
+        return super().apply(params, carry, obs, jnp.zeros_like(reset))
+
+
+def _setup(network, unroll_length, seed=0):
+    env = wrap(CueMemoryEnv(HIDDEN_STEPS), episode_length=100)
+    k_env, k_init, k_roll = jax.random.split(jax.random.PRNGKey(seed), 3)
+    state = env.reset(jax.random.split(k_env, N_ENVS))
+    params = network.init(k_init, 2)
+    norm = running_statistics.init_state(specs.Array((2,), jnp.float32))
+    roll = jax.jit(lambda p, s, c, k: rollout(env, network, p, norm, s, c, k, unroll_length))
+    return env, params, norm, state, roll, k_roll
+
+
+def _zero_carry_values(network, params, norm, traj):
+    """Values each step would have from a fresh (initial) carry: [T, B]."""
+    obs = running_statistics.normalize(traj.obs, norm)
+    zeros = network.initial_carry(N_ENVS)
+    f = jax.vmap(lambda o: network.apply(params, zeros, o, jnp.zeros((N_ENVS,), bool))[2])
+    return f(obs)
+
+
+def test_network_reset_replaces_the_carry():
+    net = GRUActorCritic(action_size=1, hidden_size=8)
+    params = net.init(jax.random.PRNGKey(0), 2)
+    obs = jnp.array([[1.0, 0.5], [1.0, 0.5]])
+    carry = jnp.ones((2, 8))
+    fresh = net.apply(params, net.initial_carry(2), obs, jnp.array([False, False]))
+    out = net.apply(params, carry, obs, jnp.array([True, False]))
+    np.testing.assert_array_equal(out[0][0], fresh[0][0])  # row 0 reset: as from zeros
+    np.testing.assert_array_equal(out[2][0], fresh[2][0])
+    assert not np.allclose(out[0][1], fresh[0][1])  # row 1 kept its carry
+
+
+def _reset_rows_start_fresh(network) -> tuple[bool, np.ndarray, np.ndarray]:
+    """Roll out 2 segments of 6 steps with ``network``; returns (its outputs at reset rows
+    match a fresh carry, reset, done)."""
+    net_true = GRUActorCritic(action_size=1, hidden_size=16)
+    _, params, norm, state, roll, key = _setup(network, 6)  # same params as net_true
+    carry = network.initial_carry(N_ENVS)
+    rows_ok, resets, dones = [], [], []
+    for k in jax.random.split(key, 2):
+        state, carry, traj = roll(params, state, carry, k)
+        fresh = _zero_carry_values(net_true, params, norm, traj)
+        reset = np.asarray(traj.reset)
+        # check the rollout's outputs under the *correct* network's reset semantics
+        ok = np.allclose(np.asarray(traj.value)[reset], np.asarray(fresh)[reset], atol=1e-6)
+        rows_ok.append(ok)
+        resets.append(reset)
+        dones.append(np.asarray(traj.done))
+        # the carry matters where no reset happened (else the check could not fail)
+        kept = ~reset
+        kept[0] = False  # step 0 of segment 1 starts from zeros anyway
+        assert np.all(np.abs(np.asarray(traj.value)[kept] - np.asarray(fresh)[kept]) > 1e-5)
+    return all(rows_ok), np.concatenate(resets), np.concatenate(dones)
+
+
+def test_rollout_resets_carry_after_done():
+    net = GRUActorCritic(action_size=1, hidden_size=16)
+    ok, reset, done = _reset_rows_start_fresh(net)
+    # episodes of 3 steps: done at global steps 2, 5, 8, 11; reset one step later,
+    # including across the segment boundary (step 6 is step 0 of segment 2)
+    np.testing.assert_array_equal(done[:, 0], [0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(reset[1:], done[:-1] > 0)
+    assert not reset[0].any() and reset[6].all()
+    assert ok
+
+
+def test_rollout_check_catches_a_network_that_does_not_reset():
+    # same params as a GRUActorCritic, reset ignored: the reset-row check must fail
+    ok, _, _ = _reset_rows_start_fresh(_NoResetGRU(action_size=1, hidden_size=16))
+    assert not ok
+
+
+def test_bptt_recomputation_reproduces_the_rollout():
+    net = GRUActorCritic(action_size=1, hidden_size=16)
+    _, params, norm, state, roll, key = _setup(net, 7)
+    k1, k2 = jax.random.split(key)
+    state, carry, _ = roll(params, state, net.initial_carry(N_ENVS), k1)  # nonzero carry0
+    _, _, traj = roll(params, state, carry, k2)
+    assert np.abs(np.asarray(traj.carry0)).max() > 1e-3
+    mean, _, value = evaluate_sequences(net, params, norm, traj.carry0, traj.obs, traj.reset)
+    np.testing.assert_allclose(mean, traj.action_mean, atol=1e-6)
+    np.testing.assert_allclose(value, traj.value, atol=1e-6)
+    adv = jnp.ones_like(traj.value)
+    _, m = ppo_loss(net, params, norm, traj, adv, traj.value, 0.2, 0.0)
+    assert abs(float(m["approx_kl"])) < 1e-6 and float(m["clip_fraction"]) == 0.0
+    # misaligned resets (one step late) or a lost start carry do not reproduce it
+    late = jnp.roll(traj.reset, 1, axis=0)
+    _, _, v_late = evaluate_sequences(net, params, norm, traj.carry0, traj.obs, late)
+    assert np.abs(np.asarray(v_late - traj.value)).max() > 1e-3
+    zeros = net.initial_carry(N_ENVS)
+    _, _, v_zero = evaluate_sequences(net, params, norm, zeros, traj.obs, traj.reset)
+    assert np.abs(np.asarray(v_zero - traj.value)).max() > 1e-3
+
+
+def test_training_step_first_minibatch_is_on_policy():
+    """Shuffled env minibatches keep each sequence with its own start carry: before the first
+    update the loss's log-probabilities equal the rollout's (approx_kl == 0)."""
+    net = GRUActorCritic(action_size=1, hidden_size=16)
+    env, params, norm, state, roll, key = _setup(net, 5)
+    state, carry, _ = roll(params, state, net.initial_carry(N_ENVS), key)
+    opt = optax.adam(1e-3)
+    step = make_training_step(
+        env, net, opt, num_envs=N_ENVS, unroll_length=5, num_minibatches=2,
+        num_updates_per_batch=2, entropy_cost=0.0, discounting=0.9, gae_lambda=0.95,
+        clipping_epsilon=0.2,
+    )  # fmt: skip
+    ts = TrainState(params, opt.init(params), norm, state, carry, key, jnp.zeros((), jnp.int32))
+    ts2, m = jax.jit(step)(ts)
+    assert abs(float(m["training/first_approx_kl"])) < 1e-6
+    assert float(m["training/approx_kl"]) != 0.0  # later minibatches are off-policy
+    assert int(ts2.env_steps) == N_ENVS * 5
+
+
+def _gae_loop(r, v, boot, done, trunc, g, lam):
+    T = len(r)
+    adv = np.zeros_like(r)
+    acc = np.zeros_like(boot)
+    for t in reversed(range(T)):
+        nv = boot if t == T - 1 else v[t + 1]
+        term = done[t] * (1 - trunc[t])
+        delta = (r[t] + g * (1 - term) * nv - v[t]) * (1 - trunc[t])
+        acc = delta + g * lam * (1 - term) * (1 - trunc[t]) * acc
+        adv[t] = acc
+    return adv
+
+
+def test_gae_matches_a_loop():
+    rng = np.random.default_rng(0)
+    r, v = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    boot = rng.normal(size=3)
+    done = np.zeros((6, 3))
+    trunc = np.zeros((6, 3))
+    done[2, 0] = 1  # terminated
+    done[3, 1] = trunc[3, 1] = 1  # time limit
+    adv, targets = compute_gae(*map(jnp.asarray, (r, v, boot, done, trunc)), 0.9, 0.8)
+    np.testing.assert_allclose(adv, _gae_loop(r, v, boot, done, trunc, 0.9, 0.8), atol=1e-5)
+    np.testing.assert_allclose(targets, adv + v, atol=1e-6)
+    assert float(adv[3, 1]) == 0.0
+
+
+def test_minibatches_must_divide_envs():
+    env = wrap(CueMemoryEnv(HIDDEN_STEPS))
+    with pytest.raises(ValueError, match="divide"):
+        make_training_step(
+            env, GRUActorCritic(1), optax.adam(1e-3), num_envs=6, unroll_length=4,
+            num_minibatches=4, num_updates_per_batch=1, entropy_cost=0.0, discounting=0.9,
+            gae_lambda=0.9, clipping_epsilon=0.2,
+        )  # fmt: skip
+
+
+MEMORY_KW = dict(
+    num_timesteps=10_240, num_envs=32, unroll_length=16, num_minibatches=4,
+    num_updates_per_batch=4, learning_rate=3e-3, entropy_cost=1e-2, discounting=0.9,
+    hidden_size=32, wrap_env_fn=wrap, num_evals=2, num_eval_envs=256, seed=0,
+)  # fmt: skip
+
+
+def test_memory_task_recurrent_solves_feedforward_at_chance():
+    """Cue at step 0, 3 hidden steps rewarded by cue * action: max return 3, chance 0."""
+    env = CueMemoryEnv(hidden_steps=3)
+    evals = {}
+    for recurrent in (True, False):
+        log = []
+        _, m = train(env, recurrent=recurrent, progress_fn=lambda s, m: log.append(m), **MEMORY_KW)
+        assert len(log) == 2 and abs(log[0]["eval/episode_reward"]) < 0.3  # chance at init
+        evals[recurrent] = m["eval/episode_reward"]
+    assert evals[True] > 0.8 * 3, evals
+    assert abs(evals[False]) < 0.2 * 3, evals
