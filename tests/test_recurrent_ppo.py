@@ -190,8 +190,10 @@ def test_memory_task_recurrent_solves_feedforward_at_chance():
     env = CueMemoryEnv(hidden_steps=3)
     evals = {}
     for recurrent in (True, False):
-        log = []
-        _, m = train(env, recurrent=recurrent, progress_fn=lambda s, m: log.append(m), **MEMORY_KW)
+        log: list[dict] = []
+        _, m = train(
+            env, recurrent=recurrent, progress_fn=lambda s, m, log=log: log.append(m), **MEMORY_KW
+        )
         assert len(log) == 2 and abs(log[0]["eval/episode_reward"]) < 0.3  # chance at init
         evals[recurrent] = m["eval/episode_reward"]
     assert evals[True] > 0.8 * 3, evals
