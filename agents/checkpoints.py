@@ -119,10 +119,17 @@ def resolve(path: str | Path) -> Path:
 
 def load(path: str | Path) -> tuple[tuple[Any, Any, Any], dict[str, Any]]:
     """((normalizer, policy, value) params, meta) of a checkpoint or a run's latest one."""
+    return load_params(path, lambda meta: _template(meta["network"]))
+
+
+def load_params(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
+    """(params, meta) of a checkpoint or a run's latest one, read into ``template`` (a pytree
+    of the saved structure, or a function ``meta -> template``): for trainers other than Brax
+    PPO (e.g. :func:`agents.recurrent_ppo.train.init_params`)."""
     ckpt = resolve(path)
     try:
         meta = json.loads((ckpt / META_FILE).read_text())
-        template = _template(meta["network"])
+        template = template(meta) if callable(template) else template
         params = serialization.from_bytes(template, (ckpt / PARAMS_FILE).read_bytes())
     except (KeyError, ValueError, TypeError) as err:
         raise ValueError(f"corrupt checkpoint {ckpt}: {err}") from err

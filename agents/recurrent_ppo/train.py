@@ -156,6 +156,16 @@ def make_evaluator(
     return evaluate
 
 
+def init_params(
+    network: RecurrentNetwork, obs_size: int, key: jax.Array | None = None
+) -> dict[str, Any]:
+    """Fresh ``{"normalizer", "network"}`` parameters (also the template to load a checkpoint
+    of :func:`train`'s params into)."""
+    key = jax.random.PRNGKey(0) if key is None else key
+    normalizer = running_statistics.init_state(specs.Array((obs_size,), jnp.float32))
+    return {"normalizer": normalizer, "network": network.init(key, obs_size)}
+
+
 def train(
     environment: Any,
     num_timesteps: int,
@@ -181,6 +191,8 @@ def train(
     num_evals: int = 1,
     num_eval_envs: int = 16,
     progress_fn: Callable[[int, dict[str, Any]], None] = lambda *_: None,
+    policy_params_fn: Callable[[int, dict[str, Any]], None] = lambda *_: None,
+    restore_params: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train a recurrent policy with PPO on a Brax ``environment`` (unbatched ``brax.envs.Env``).
 
@@ -195,7 +207,11 @@ def train(
             the feed-forward control); ignored when ``network`` is given.
         network: any :class:`RecurrentNetwork` (a connectome controller, say).
         num_evals: evaluations, the first before training (as Brax); each calls
-            ``progress_fn(env_steps, metrics)``.
+            ``progress_fn(env_steps, metrics)``, then ``policy_params_fn(env_steps, params)``
+            with ``params`` as returned (to checkpoint with :func:`agents.checkpoints.save`).
+        restore_params: ``{"normalizer": ..., "network": ...}`` to start from (e.g. loaded with
+            :func:`agents.checkpoints.load_params` against :func:`init_params`); the optimiser
+            state restarts, as in :mod:`agents.ppo`'s resume.
         Others as in ``brax.training.agents.ppo.train``.
 
     Returns:
@@ -214,11 +230,12 @@ def train(
     key_init, key_env, key_train, key_eval = jax.random.split(jax.random.PRNGKey(seed), 4)
     env_state = jax.jit(env.reset)(jax.random.split(key_env, num_envs))
     obs_size = int(env_state.obs.shape[-1])
-    params = network.init(key_init, obs_size)
+    start = init_params(network, obs_size, key_init) if restore_params is None else restore_params
+    params = start["network"]
     ts = TrainState(
         params=params,
         opt_state=optimizer.init(params),
-        normalizer=running_statistics.init_state(specs.Array((obs_size,), jnp.float32)),
+        normalizer=start["normalizer"],
         env_state=env_state,
         carry=network.initial_carry(num_envs),
         key=key_train,
@@ -249,9 +266,11 @@ def train(
     if num_evals > 1:
         metrics = eval_metrics(ts, eval_keys[0])
         progress_fn(0, metrics)
+        policy_params_fn(0, {"normalizer": ts.normalizer, "network": ts.params})
     for i in range(n_epochs):
         ts, train_m = train_epoch(ts)
         metrics = {k: float(np.asarray(v)) for k, v in train_m.items()}
         metrics.update(eval_metrics(ts, eval_keys[i + 1]))
         progress_fn(int(ts.env_steps), metrics)
+        policy_params_fn(int(ts.env_steps), {"normalizer": ts.normalizer, "network": ts.params})
     return {"normalizer": ts.normalizer, "network": ts.params}, metrics
