@@ -142,3 +142,45 @@ def test_bad_config_render_and_fresh_step():
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros((2, 8), np.float32))
     env.close()
+
+
+@pytest.mark.parametrize("task", ["Optomotor"])
+def test_visual_task_matches_sync_vector_env(task):
+    """A visual task (eyes in JAX, arena scenery) on the native path: env i as FlyEnv."""
+    env_id = f"flyenvs/{task}-v1"
+    native = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point",
+                          n_threads=2, episode_length=2)  # fmt: skip
+    sync = gym.make_vec(env_id, num_envs=2, vectorization_mode="sync", episode_length=2)
+    assert native.observation_space == sync.observation_space
+    obs_n, _ = native.reset(seed=4)
+    obs_s, _ = sync.reset(seed=4)
+    for t, action in enumerate([None, *_actions(native, 3)]):
+        if action is not None:
+            obs_n, rew_n, term_n, trunc_n, _ = native.step(action)
+            obs_s, rew_s, term_s, trunc_s, _ = sync.step(action)
+            np.testing.assert_array_equal(trunc_n, trunc_s)
+            np.testing.assert_allclose(rew_n, rew_s, rtol=RTOL, atol=1e-5, err_msg=f"step {t}")
+        for k in obs_s:
+            np.testing.assert_allclose(obs_n[k], obs_s[k], rtol=RTOL, atol=ATOL,
+                                       err_msg=f"step {t} {k}")  # fmt: skip
+    native.close()
+    sync.close()
+
+
+def test_bench_script_runs(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_vector.py"
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--num-envs", "2", "--steps", "2", "--repeats", "1",
+         "--no-async", "--json", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["variant"] for r in rows} == {"native", "sync"}
+    assert all(r["median"] > 0 for r in rows)

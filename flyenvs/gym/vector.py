@@ -134,6 +134,7 @@ class FlyVectorEnv(VectorEnv):
         self._reset_where_fn = jax.jit(reset_where)
         self._step_fn = jax.jit(step_b)
         self._step_reset_fn = jax.jit(step_reset)
+        self._key_fn = jax.jit(jax.vmap(jax.random.PRNGKey))
 
         self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
         self._seeds: list[int | None] = [None] * self.num_envs
@@ -151,7 +152,7 @@ class FlyVectorEnv(VectorEnv):
             if self._rngs[i] is None:
                 self._rngs[i], self._seeds[i] = seeding.np_random(None)
             ints[i] = int(self._rngs[i].integers(0, 2**31 - 1))
-        return jax.vmap(jax.random.PRNGKey)(jnp.asarray(ints, dtype=jnp.int32))
+        return self._key_fn(jnp.asarray(ints, dtype=jnp.int32))
 
     def _numpy_obs(self, obs: dict) -> dict[str, np.ndarray]:
         return {k: np.asarray(obs[k], np.float32) for k in self.task.observation_spec}
