@@ -94,6 +94,23 @@ def test_autoreset_and_seeding_match_sync_vector_env(native, sync):
     assert n_resets == 2
 
 
+def test_env_i_is_gym_make_seeded_seed_plus_i(native):
+    """Env 2 of the batch reset with seed 20 is ``gym.make(id)`` reset with seed 22."""
+    single = gym.make("flyenvs/Walk-v1", **SHORT)
+    obs_n, _ = native.reset(seed=20)
+    obs_1, _ = single.reset(seed=22)
+    actions = _actions(native, 2, seed=5)
+    for t, action in enumerate([None, *actions]):
+        if action is not None:
+            obs_n, rew_n, *_ = native.step(action)
+            obs_1, rew_1, *_ = single.step(action[2])
+            np.testing.assert_allclose(rew_n[2], rew_1, rtol=RTOL, atol=1e-5)
+        for k in obs_1:
+            np.testing.assert_allclose(obs_n[k][2], obs_1[k], rtol=RTOL, atol=ATOL,
+                                       err_msg=f"step {t} {k}")  # fmt: skip
+    single.close()
+
+
 def test_partial_reset_mask(native):
     obs0, _ = native.reset(seed=3)
     obs1, *_ = native.step(_actions(native, 1)[0])
