@@ -6,6 +6,9 @@ gymnasium itself: the ids are registered as soon as gymnasium is (or already was
 In a process that never imports flyenvs, ``gymnasium.make("flyenvs:flyenvs/Walk-v1")`` imports
 it first (Gymnasium >= 1.0 has no plugin entry point; this ``module:id`` form replaced it).
 Keyword arguments of ``gymnasium.make`` reach the task config (:class:`flyenvs.gym.env.FlyEnv`).
+``gymnasium.make_vec(id, num_envs=64, vectorization_mode="vector_entry_point")`` returns a native
+vector env stepping all envs in one call on the batched C MuJoCo engine
+(:class:`flyenvs.gym.vector.FlyVectorEnv`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from flyenvs.tasks.registry import TASKS
 
 #: Entry point of every id.
 ENTRY_POINT: str = "flyenvs.gym.env:FlyEnv"
+#: Vector entry point of every id (``gymnasium.make_vec(id, num_envs, vectorization_mode=
+#: "vector_entry_point")``: all envs in one call on the batched C MuJoCo engine).
+VECTOR_ENTRY_POINT: str = "flyenvs.gym.vector:FlyVectorEnv"
 #: Gymnasium id -> task name, derived from the task registry.
 ENV_IDS: dict[str, str] = {spec.gym_id: name for name, spec in TASKS.items()}
 
@@ -27,6 +33,7 @@ def register_envs() -> None:
             gymnasium.register(
                 id=env_id,
                 entry_point=ENTRY_POINT,
+                vector_entry_point=VECTOR_ENTRY_POINT,
                 kwargs={"task_name": task_name},
                 disable_env_checker=False,
             )
