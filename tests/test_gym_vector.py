@@ -184,6 +184,7 @@ def test_visual_task_matches_sync_vector_env(task):
     sync.close()
 
 
+@pytest.mark.slow
 def test_bench_script_runs(tmp_path):
     import json
     import subprocess
