@@ -9,11 +9,12 @@ C MuJoCo (a Python loop over the controller's schedule). The task contract is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 
-from flyenvs.tasks.base import Task
+from flyenvs.tasks.base import Task, guard_transition
 
 
 def reset_jax(task: Task, backend: Any, rng: jax.Array, params: Any = None):
@@ -28,13 +29,19 @@ def step_jax(task: Task, backend: Any, physics: Any, info: dict, action: jax.Arr
     ctrl, adhesion, info = task.controls(action, info, params)
     if hasattr(backend, "step_schedule"):  # a host engine: the whole schedule in one call
         physics = backend.step_schedule(physics, ctrl, adhesion, task.n_substeps)
-        return physics, task.transition(backend.readout(physics), info, action)
+        return physics, guarded_transition(task, backend.readout(physics), info, action)
 
     def inner(state: Any, controls: tuple[jax.Array, jax.Array]):
         return backend.step(state, controls[0], controls[1], task.n_substeps), None
 
     physics, _ = jax.lax.scan(inner, physics, (ctrl, adhesion))
-    return physics, task.transition(backend.readout(physics), info, action)
+    return physics, guarded_transition(task, backend.readout(physics), info, action)
+
+
+def guarded_transition(task: Task, readout: Any, info: dict, action: jax.Array) -> dict:
+    """``task.transition`` through :func:`flyenvs.tasks.base.guard_transition`: a diverged step
+    ends the episode (``terminated``, ``diverged``) with finite observation, reward, metrics."""
+    return guard_transition(task, readout, task.transition(readout, info, action))
 
 
 class NumpyStepper:
@@ -46,7 +53,7 @@ class NumpyStepper:
         self.reset_fn = jax.jit(task.reset)
         self.controls_fn = jax.jit(task.controls)
         self.observe_fn = jax.jit(task.observe)
-        self.transition_fn = jax.jit(task.transition)
+        self.transition_fn = jax.jit(functools.partial(guarded_transition, task))
 
     def reset(self, rng: jax.Array, params: Any = None):
         """(physics state, obs, info) at the start of an episode."""
