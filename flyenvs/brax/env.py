@@ -15,7 +15,8 @@ With either backend, ``state.obs`` is the task's observation dict
 controller state, previous action, RNG, ...) lives in ``state.info["task"]``;
 ``state.metrics`` holds ``reward/<term>``, the task's kinematic metrics and ``diverged`` (1.0
 where the physics went non-finite or C MuJoCo reset a bad state: the step is ``done`` with a
-finite observation and reward 0; docs/reliability.md). ``done`` is termination only: truncation at ``episode_length`` is Brax's ``EpisodeWrapper``'s job (pass
+finite observation and reward 0; docs/reliability.md). ``done`` is termination only:
+truncation at ``episode_length`` is Brax's ``EpisodeWrapper``'s job (pass
 ``episode_length=env.episode_length`` to ``ppo.train``).
 
 Use :func:`wrap_for_training` as ``ppo.train``'s ``wrap_env_fn``: unlike Brax's default

@@ -32,6 +32,11 @@ instead (readouts 7e-13 apart from ``"threads"`` after 1 s). ``"threads"`` split
 ``n_threads`` contiguous chunks, one thread each, ``mj_step`` per schedule entry (bit-identical
 to one ``MjData`` per env). Either way the last physics step and the readout's forward pass run
 per env in :meth:`BatchMujocoBackend._last_substep`.
+
+Divergence: when MuJoCo flags a bad state (``flyenvs.sim.base.UNSTABLE_WARNINGS``) it resets
+that env's data; the readout's ``unstable`` is then 1.0 for the control step (warning counters
+cleared per env and step; in ``"rollout"``, also when the rolled-out time falls short of the
+steps taken), and the task layer ends the episode (docs/reliability.md).
 """
 
 from __future__ import annotations
