@@ -41,7 +41,10 @@ def step_jax(task: Task, backend: Any, physics: Any, info: dict, action: jax.Arr
 def guarded_transition(task: Task, readout: Any, info: dict, action: jax.Array) -> dict:
     """``task.transition`` through :func:`flyenvs.tasks.base.guard_transition`: a diverged step
     ends the episode (``terminated``, ``diverged``) with finite observation, reward, metrics."""
-    return guard_transition(task, readout, task.transition(readout, info, action))
+    # the barrier keeps XLA from fusing the guard into the transition's float32 sums, which
+    # could move a normal step's reward by an ulp
+    out = jax.lax.optimization_barrier(task.transition(readout, info, action))
+    return guard_transition(task, readout, out)
 
 
 class NumpyStepper:
@@ -53,7 +56,14 @@ class NumpyStepper:
         self.reset_fn = jax.jit(task.reset)
         self.controls_fn = jax.jit(task.controls)
         self.observe_fn = jax.jit(task.observe)
-        self.transition_fn = jax.jit(functools.partial(guarded_transition, task))
+        # two programs: the task's transition compiles exactly as without the guard (its
+        # float32 sums fused alone), so a normal step's numbers stay bit-identical
+        self._transition_fn = jax.jit(task.transition)
+        self._guard_fn = jax.jit(functools.partial(guard_transition, task))
+
+    def transition_fn(self, readout: Any, info: dict, action: Any) -> dict:
+        """:func:`guarded_transition` as two jitted programs (the transition, then the guard)."""
+        return self._guard_fn(readout, self._transition_fn(readout, info, action))
 
     def reset(self, rng: jax.Array, params: Any = None):
         """(physics state, obs, info) at the start of an episode."""
