@@ -28,7 +28,7 @@ SHAPES = {
     "time_s": (), "body_pos_mm": (3,), "body_quat": (4,), "body_linvel_mm_s": (3,),
     "body_angvel_rad_s": (3,), "gravity_body": (3,), "joint_pos_rad": (42,),
     "joint_vel_rad_s": (42,), "tarsus_force": (6,), "end_effector_pos_mm": (6, 3),
-    "body_contact": (), "eye_pos_mm": (2, 3), "eye_xmat": (2, 3, 3),
+    "body_contact": (), "eye_pos_mm": (2, 3), "eye_xmat": (2, 3, 3), "unstable": (),
 }  # fmt: skip
 
 

@@ -24,6 +24,7 @@ LAYERS: tuple[str, ...] = (
     "flyenvs.tasks",
     "flyenvs.gym",
     "flyenvs.brax",
+    "flyenvs.dm_env",
     "agents",
 )
 
@@ -46,6 +47,13 @@ def test_ruff_clean(args):
 ROOT_MAY_IMPORT: tuple[str, ...] = ("flyenvs.gym",)
 #: A string naming a module of the project (``"flyenvs.gym.env:FlyEnv"``, ``"flyenvs.tasks.walk"``).
 MODULE_STRING = re.compile(r"^((?:flyenvs|agents)(?:\.[A-Za-z_]\w*)+)(?::[A-Za-z_]\w*)?$")
+
+
+#: Adapters of one level: neither of a pair may import the other.
+SIBLINGS: tuple[tuple[str, str], ...] = (
+    ("flyenvs.gym", "flyenvs.brax"),
+    ("flyenvs.brax", "flyenvs.dm_env"),
+)
 
 
 def _layer(module: str) -> int | None:
@@ -119,11 +127,8 @@ def test_layers_import_only_downward():
             continue
         for name in _imported_names(ast.parse(path.read_text())):
             other = _layer(name)
-            # gym and brax are sibling adapters: neither may import the other.
-            sibling = {own, other} == {
-                LAYERS.index("flyenvs.gym"),
-                LAYERS.index("flyenvs.brax"),
-            }
+            # sibling adapters never import each other (dm_env builds on gym, not on brax)
+            sibling = any({own, other} == {LAYERS.index(a) for a in pair} for pair in SIBLINGS)
             if other is not None and (other > own or sibling):
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, "imports against the layer order:\n" + "\n".join(bad)

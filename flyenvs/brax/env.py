@@ -13,8 +13,10 @@ backends (``backend=``):
 With either backend, ``state.obs`` is the task's observation dict
 (the same entries and shapes as the Gymnasium ``Dict`` space); the task's own state (command,
 controller state, previous action, RNG, ...) lives in ``state.info["task"]``;
-``state.metrics`` holds ``reward/<term>`` and the task's kinematic metrics. ``done`` is
-termination only: truncation at ``episode_length`` is Brax's ``EpisodeWrapper``'s job (pass
+``state.metrics`` holds ``reward/<term>``, the task's kinematic metrics and ``diverged`` (1.0
+where the physics went non-finite or C MuJoCo reset a bad state: the step is ``done`` with a
+finite observation and reward 0; docs/reliability.md). ``done`` is termination only:
+truncation at ``episode_length`` is Brax's ``EpisodeWrapper``'s job (pass
 ``episode_length=env.episode_length`` to ``ppo.train``).
 
 Use :func:`wrap_for_training` as ``ppo.train``'s ``wrap_env_fn``: unlike Brax's default
@@ -106,7 +108,7 @@ class FlyBraxEnv(Env):
             obs=obs,
             reward=jnp.zeros((), jnp.float32),
             done=jnp.zeros((), jnp.float32),
-            metrics=self.task.zero_metrics(),
+            metrics={**self.task.zero_metrics(), "diverged": jnp.zeros((), jnp.float32)},
             info={"task": info},
         )
 
@@ -121,7 +123,11 @@ class FlyBraxEnv(Env):
             obs=out["obs"],
             reward=out["reward"].astype(jnp.float32),
             done=out["terminated"].astype(jnp.float32),
-            metrics={**state.metrics, **out["metrics"]},
+            metrics={
+                **state.metrics,
+                **out["metrics"],
+                "diverged": out["diverged"].astype(jnp.float32),
+            },
             info={**state.info, "task": out["info"]},
         )
 

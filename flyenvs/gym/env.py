@@ -15,6 +15,7 @@ import numpy as np
 
 from flyenvs.sim.mujoco_backend import MujocoBackend
 from flyenvs.tasks import driver, registry
+from flyenvs.tasks.base import observation_range
 
 #: Default frame size of ``render()`` (height, width) in pixels.
 RENDER_SIZE: tuple[int, int] = (240, 320)
@@ -25,8 +26,7 @@ def observation_space(task: Any) -> gym.spaces.Dict:
     the rest in +- ``task.observation_bound``."""
     spaces = {}
     for name, leaf in task.observation_spec.items():
-        bound = task.observation_bound
-        low, high = (0.0, 1.0) if name == "vision" else (-bound, bound)
+        low, high = observation_range(name, task.observation_bound)
         spaces[name] = gym.spaces.Box(low, high, leaf.shape, dtype=np.float32)
     return gym.spaces.Dict(spaces, sort_keys=False)
 
@@ -49,7 +49,10 @@ class FlyEnv(gym.Env):
     ``obs["vision"]`` [2, 721]; ``gymnasium.wrappers.FlattenObservation`` makes it one vector.
     The action space is a ``Box``; actions outside it are clipped, actions of the wrong shape
     or holding NaN/inf raise ``ValueError``. ``info`` holds the task metrics
-    (``reward/<term>``, speeds, position, ...) as floats, and Walk's ``command``.
+    (``reward/<term>``, speeds, position, ...) as floats, Walk's ``command``, and
+    ``diverged`` (bool): True when the physics went non-finite or MuJoCo flagged and reset a bad
+    state during the step; the step then has ``terminated=True``, reward 0 and a finite
+    observation, and the episode must be reset (docs/reliability.md).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -121,6 +124,7 @@ class FlyEnv(gym.Env):
         self._info = out["info"]
         info = {k: float(v) for k, v in host["metrics"].items()}
         info.update(self._episode_info())
+        info["diverged"] = bool(host["diverged"])
         return (
             self._numpy_obs(host["obs"]),
             float(host["reward"]),

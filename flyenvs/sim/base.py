@@ -38,6 +38,10 @@ class Readout(NamedTuple):
         eye_pos_mm: [2, 3] positions of the ``l_eye`` and ``r_eye`` frames, world frame.
         eye_xmat: [2, 3, 3] orientations of the ``l_eye`` and ``r_eye`` frames (rotation
             matrices, columns = frame axes in world coordinates; x forward, z up at rest).
+        unstable: [] 1.0 if C MuJoCo flagged a bad state during the step that led here
+            (``mjWARN_BADQPOS``/``BADQVEL``/``BADQACC``: MuJoCo then resets the data, which
+            would silently teleport the fly; :data:`UNSTABLE_WARNINGS`), else 0.0. Always 0.0
+            on MJX, where a diverged state shows as non-finite fields instead.
     """
 
     time_s: Any
@@ -53,6 +57,15 @@ class Readout(NamedTuple):
     body_contact: Any
     eye_pos_mm: Any
     eye_xmat: Any
+    unstable: Any = 0.0
+
+
+#: C MuJoCo warnings that mark a diverged simulation (MuJoCo resets the data on each of them).
+UNSTABLE_WARNINGS: tuple[int, ...] = (
+    int(mujoco.mjtWarning.mjWARN_BADQPOS),
+    int(mujoco.mjtWarning.mjWARN_BADQVEL),
+    int(mujoco.mjtWarning.mjWARN_BADQACC),
+)
 
 
 #: Unbatched shape of every :class:`Readout` field.
@@ -70,6 +83,7 @@ READOUT_SHAPES = Readout(
     body_contact=(),
     eye_pos_mm=(2, 3),
     eye_xmat=(2, 3, 3),
+    unstable=(),
 )
 
 

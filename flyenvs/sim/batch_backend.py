@@ -32,6 +32,11 @@ instead (readouts 7e-13 apart from ``"threads"`` after 1 s). ``"threads"`` split
 ``n_threads`` contiguous chunks, one thread each, ``mj_step`` per schedule entry (bit-identical
 to one ``MjData`` per env). Either way the last physics step and the readout's forward pass run
 per env in :meth:`BatchMujocoBackend._last_substep`.
+
+Divergence: when MuJoCo flags a bad state (``flyenvs.sim.base.UNSTABLE_WARNINGS``) it resets
+that env's data; the readout's ``unstable`` is then 1.0 for the control step (warning counters
+cleared per env and step; in ``"rollout"``, also when the rolled-out time falls short of the
+steps taken), and the task layer ends the episode (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from flyenvs.body import constants as C
 from flyenvs.body.layout import layout
 from flyenvs.sim import common
 from flyenvs.sim.base import READOUT_SHAPES, Readout
-from flyenvs.sim.mujoco_backend import data_readout
+from flyenvs.sim.mujoco_backend import clear_unstable_warnings, data_readout
 from flyenvs.sim.native_adhesion import check_equivalent_to_rule, native_adhesion_model
 
 #: The state kept per env: what ``mj_step`` depends on besides ``ctrl``.
@@ -208,6 +213,7 @@ class BatchMujocoBackend:
         def work(idx: np.ndarray, d: mujoco.MjData) -> None:
             for i in idx:
                 mujoco.mj_setState(self.native, d, states[i], STATE_SPEC)
+                clear_unstable_warnings(d)
                 for u in controls[i, :-1]:
                     d.ctrl[:] = u
                     mujoco.mj_step(self.native, d, nstep=n)
@@ -278,6 +284,12 @@ class BatchMujocoBackend:
         traj, _ = self._rollout.rollout(m, self._scratch, initial, control,
                                         initial_warmstart=warmstart)  # fmt: skip
         last = np.ascontiguousarray(traj[:, -1])
+        # MuJoCo resets a diverged env's data (time restarts) and rollout stops recording it:
+        # the last state's time then falls short of the start's + the steps taken
+        n_steps = control.shape[1]
+        expected_s = initial[:, 0] + n_steps * m.opt.timestep
+        reset = ~(np.abs(last[:, 0] - expected_s) < 0.5 * m.opt.timestep)
+        unstable = Readout._fields.index("unstable")
 
         def work(idx: np.ndarray, d: mujoco.MjData) -> None:
             for i in idx:
@@ -286,7 +298,10 @@ class BatchMujocoBackend:
                 d.ctrl[:] = controls[i, -1]
                 mujoco.mj_forward(m, d)
                 d.qacc_warmstart[:] = d.qacc  # rollout does not return its final warm start
+                clear_unstable_warnings(d)
                 self._last_substep(d, i, new_states, out)
+                if reset[i]:
+                    out[unstable][i] = 1.0
 
         self._map(work, b)
         return new_states, Readout(*out)

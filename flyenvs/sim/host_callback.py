@@ -93,7 +93,7 @@ class HostBackend:
     def _to_jax(self, lead: tuple[int, ...], states: np.ndarray, readout: Readout):
         bits = states.view(np.uint32).reshape(*lead, self._n_bits)
         fields = (
-            np.asarray(x, np.float32).reshape(*lead, *shape)
+            np.reshape(np.asarray(x, np.float32), (*lead, *shape))
             for x, shape in zip(readout, READOUT_SHAPES, strict=True)
         )
         return bits, Readout(*fields)

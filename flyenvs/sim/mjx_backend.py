@@ -106,7 +106,7 @@ class MjxBackend:
     def readout(self, state: mjx.Data) -> Readout:
         """Observables of ``state`` as ``jax.Array`` (see :class:`Readout`). Pure."""
         tarsus_force, body_contact = self._tarsus_and_body(state)
-        return common.make_readout(
+        readout = common.make_readout(
             jnp,
             self.layout,
             time=state.time,
@@ -118,6 +118,8 @@ class MjxBackend:
             tarsus_force=tarsus_force,
             body_contact=body_contact,
         )
+        # MJX never resets a bad state: divergence shows as non-finite fields
+        return readout._replace(unstable=jnp.zeros((), state.qpos.dtype))
 
 
 def to_numpy(readout: Readout) -> Readout:

@@ -17,7 +17,7 @@ import numpy as np
 from flyenvs.body import constants as C
 from flyenvs.body.layout import Layout, layout
 from flyenvs.sim import common
-from flyenvs.sim.base import Readout
+from flyenvs.sim.base import UNSTABLE_WARNINGS, Readout
 
 
 def check_controls(ctrl: Any, adhesion: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +75,9 @@ class MujocoBackend:
     def step(self, state: mujoco.MjData, ctrl: Any, adhesion: Any, n_substeps: int) -> Any:
         """Advance ``state`` in place by ``n_substeps`` steps holding ``ctrl`` [42] (joint
         targets, rad; clamped to the actuator ctrlrange) and ``adhesion`` [6] (in [0, 1]);
-        returns ``state``. Inputs are validated before ``state`` is touched."""
+        returns ``state``. Inputs are validated before ``state`` is touched. The readout's
+        ``unstable`` is 1.0 once MuJoCo has flagged (and reset) a bad state since :meth:`init`
+        made ``state`` (its warning counters start at 0 and only a new state clears them)."""
         ctrl, adhesion = check_controls(ctrl, adhesion)
         if int(n_substeps) < 1:
             raise ValueError(f"n_substeps must be >= 1, got {n_substeps}")
@@ -112,6 +114,19 @@ class MujocoBackend:
         return data_readout(self.layout, state)
 
 
+def clear_unstable_warnings(data: mujoco.MjData) -> None:
+    """Zero the counters of :data:`~flyenvs.sim.base.UNSTABLE_WARNINGS` (diagnostics only:
+    the physics does not read them)."""
+    for w in UNSTABLE_WARNINGS:
+        data.warning[w].number = 0
+
+
+def unstable_flag(data: mujoco.MjData) -> float:
+    """1.0 if a warning of :data:`~flyenvs.sim.base.UNSTABLE_WARNINGS` was counted since the
+    counters were last cleared (a new ``MjData``, :func:`clear_unstable_warnings`), else 0.0."""
+    return float(any(data.warning[w].number > 0 for w in UNSTABLE_WARNINGS))
+
+
 def data_readout(lay: Layout, data: mujoco.MjData) -> Readout:
     """The :class:`Readout` of an ``MjData`` after a forward pass, as fresh float64 numpy arrays
     (also for the batched engine's data, whose model adds only actuators)."""
@@ -130,4 +145,5 @@ def data_readout(lay: Layout, data: mujoco.MjData) -> Readout:
         tarsus_force=tarsus_force,
         body_contact=body_contact,
     )
+    r = r._replace(unstable=unstable_flag(data))
     return Readout(*(np.array(x, dtype=np.float64, copy=True) for x in r))

@@ -123,6 +123,38 @@ def wrap_angle(angle: jax.Array) -> jax.Array:
     return jnp.mod(angle + jnp.pi, 2 * jnp.pi) - jnp.pi
 
 
+def diverged(readout: Readout) -> jax.Array:
+    """[] bool: the physics diverged in the step that led to ``readout``: a non-finite field
+    (MJX, or C MuJoCo before it resets) or C MuJoCo's ``unstable`` flag (it reset a bad state).
+    The one definition every backend's episode end and sanitising use."""
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(jnp.asarray(x))) for x in readout]))
+    return (~finite) | (jnp.asarray(readout.unstable) > 0.5)
+
+
+def observation_range(name: str, bound: float) -> tuple[float, float]:
+    """(low, high) of observation entry ``name``: ``vision`` in [0, 1], others in +- ``bound``."""
+    return (0.0, 1.0) if name == "vision" else (-bound, bound)
+
+
+def guard_transition(task: Task, readout: Readout, out: dict) -> dict:
+    """``out`` of ``task.transition`` made safe for a learner whatever the physics did:
+    ``diverged`` [] bool added (:func:`diverged`), ``terminated`` set where it holds, and the
+    observation entries, reward and metrics finite (non-finite values replaced, observations
+    clipped to :func:`observation_range`; the reward is 0 on a diverged step). An identity on
+    the values of a normal step. The drivers (:mod:`flyenvs.tasks.driver`) apply it."""
+    bad = diverged(readout)
+    obs = {}
+    for name, x in out["obs"].items():
+        low, high = observation_range(name, task.observation_bound)
+        x = jnp.nan_to_num(x, nan=0.0, posinf=high, neginf=low)
+        obs[name] = jnp.clip(x, low, high)
+    metrics = {k: jnp.nan_to_num(v) for k, v in out["metrics"].items()}
+    reward = jnp.where(bad, jnp.zeros_like(out["reward"]), jnp.nan_to_num(out["reward"]))
+    terminated = jnp.asarray(out["terminated"]) | bad
+    return {**out, "obs": obs, "reward": reward, "terminated": terminated, "metrics": metrics,
+            "diverged": bad}  # fmt: skip
+
+
 class Task(Protocol):
     """What the drivers and front ends need of a task (see the module docstring)."""
 
@@ -355,8 +387,9 @@ class FlyTask:
 
     def termination(self, readout: Readout) -> tuple[jax.Array, jax.Array]:
         """(terminated [] bool, finite [] bool): tilt beyond ``termination.max_tilt_rad``, a
-        non-leg body geom on the ground (``termination.body_contact``), or non-finite physics."""
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(jnp.asarray(x))) for x in readout]))
+        non-leg body geom on the ground (``termination.body_contact``), or diverged physics
+        (:func:`diverged`; ``finite`` is False then and :meth:`weigh` zeroes the reward)."""
+        finite = ~diverged(readout)
         gravity = jnp.asarray(readout.gravity_body, jnp.float32)
         tilt = jnp.arccos(jnp.clip(-gravity[2], -1.0, 1.0))
         terminated = (~finite) | (tilt > self.config.termination.max_tilt_rad)

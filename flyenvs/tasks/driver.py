@@ -9,11 +9,12 @@ C MuJoCo (a Python loop over the controller's schedule). The task contract is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 
-from flyenvs.tasks.base import Task
+from flyenvs.tasks.base import Task, guard_transition
 
 
 def reset_jax(task: Task, backend: Any, rng: jax.Array, params: Any = None):
@@ -28,13 +29,23 @@ def step_jax(task: Task, backend: Any, physics: Any, info: dict, action: jax.Arr
     ctrl, adhesion, info = task.controls(action, info, params)
     if hasattr(backend, "step_schedule"):  # a host engine: the whole schedule in one call
         physics = backend.step_schedule(physics, ctrl, adhesion, task.n_substeps)
-        return physics, task.transition(backend.readout(physics), info, action)
+        return physics, guarded_transition(task, backend.readout(physics), info, action)
 
     def inner(state: Any, controls: tuple[jax.Array, jax.Array]):
         return backend.step(state, controls[0], controls[1], task.n_substeps), None
 
     physics, _ = jax.lax.scan(inner, physics, (ctrl, adhesion))
-    return physics, task.transition(backend.readout(physics), info, action)
+    return physics, guarded_transition(task, backend.readout(physics), info, action)
+
+
+def guarded_transition(task: Task, readout: Any, info: dict, action: jax.Array) -> dict:
+    """``task.transition`` through :func:`flyenvs.tasks.base.guard_transition`: a diverged step
+    ends the episode (``terminated``, ``diverged``) with finite observation, reward, metrics."""
+    # the barrier keeps the guard out of the transition's fusions; a normal step's values then
+    # match the unguarded driver's up to float32 rounding of the reward sum (in a check on the
+    # host engine, 1 reward in 24 moved by 1 ulp; obs and metrics were bit-identical)
+    out = jax.lax.optimization_barrier(task.transition(readout, info, action))
+    return guard_transition(task, readout, out)
 
 
 class NumpyStepper:
@@ -46,7 +57,14 @@ class NumpyStepper:
         self.reset_fn = jax.jit(task.reset)
         self.controls_fn = jax.jit(task.controls)
         self.observe_fn = jax.jit(task.observe)
-        self.transition_fn = jax.jit(task.transition)
+        # two programs: the task's transition compiles exactly as without the guard (its
+        # float32 sums fused alone), so a normal step's numbers stay bit-identical
+        self._transition_fn = jax.jit(task.transition)
+        self._guard_fn = jax.jit(functools.partial(guard_transition, task))
+
+    def transition_fn(self, readout: Any, info: dict, action: Any) -> dict:
+        """:func:`guarded_transition` as two jitted programs (the transition, then the guard)."""
+        return self._guard_fn(readout, self._transition_fn(readout, info, action))
 
     def reset(self, rng: jax.Array, params: Any = None):
         """(physics state, obs, info) at the start of an episode."""
