@@ -22,7 +22,8 @@ Interface (as ``gymnasium.vector.SyncVectorEnv`` over :class:`FlyEnv`):
   terminated or truncated, the next ``step`` ignores its action and resets it, returning the
   reset observation, reward 0 and terminated = truncated = False.
 * infos: a dict of arrays [num_envs] with ``_key`` masks (Gymnasium's vector convention): the
-  task metrics (masked False for envs reset in that step) and the task's episode info (Walk's
+  task metrics and ``diverged`` (bool, as ``FlyEnv``'s info; both masked False for envs reset
+  in that step) and the task's episode info (Walk's
   ``command`` [num_envs, 2]). ``reset(options={"reset_mask": mask})`` resets only some envs.
 """
 
@@ -163,6 +164,8 @@ class FlyVectorEnv(VectorEnv):
             for name, value in host["metrics"].items():
                 infos[name] = np.where(metrics_mask, np.asarray(value, np.float64), 0.0)
                 infos[f"_{name}"] = metrics_mask.copy()
+            infos["diverged"] = np.asarray(host["diverged"], np.bool_) & metrics_mask
+            infos["_diverged"] = metrics_mask.copy()
         for name, value in host["episode"].items():
             infos[name] = np.asarray(value, np.float64)
             infos[f"_{name}"] = np.ones(self.num_envs, dtype=np.bool_)
