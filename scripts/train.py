@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--preset", default="quick", choices=sorted(ppo.PRESETS))
     parser.add_argument("--out", required=True, type=Path, help="run directory")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from OUT's newest valid checkpoint"
+    )
     parser.add_argument("--steps", type=int, help="total environment steps (overrides preset)")
     parser.add_argument(
         "--checkpoint-every", type=int, help="environment steps between checkpoints"
