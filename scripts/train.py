@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = ppo.train(args.out, cfg, resume=args.resume, on_eval=on_eval)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ppo.checkpoints.CheckpointError) as err:
         parser.error(str(err))
     bar.close()
     evals = summary["evals"]

@@ -7,7 +7,11 @@ on the ``smoke`` preset with the batched C engine.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -83,7 +87,7 @@ def test_checkpoints_without_a_checksum_still_load_and_are_still_checked(ckpt):
     assert meta["step"] == 100 and _first_leaf(params) == _first_leaf(_params())
     blob = (ckpt / checkpoints.PARAMS_FILE).read_bytes()
     (ckpt / checkpoints.PARAMS_FILE).write_bytes(blob[: len(blob) // 2])
-    _raises(ckpt, checkpoints.PARAMS_FILE, "cannot be decoded|does not match|leaf")
+    _raises(ckpt, checkpoints.PARAMS_FILE, "cannot be decoded")
 
 
 def test_missing_files(ckpt):
@@ -171,3 +175,24 @@ def test_resume_falls_back_to_the_previous_checkpoint(tmp_path, capsys):
     assert f"skipping checkpoint {newest.name}" in err and "checksum" in err
     assert not (run / "checkpoints" / ".tmp-killed").exists()
     checkpoints.load(newest)  # rewritten by the resumed run
+
+
+def test_cli_resume_without_a_valid_checkpoint_is_a_usage_error(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = ppo.resolve_preset("smoke", backend="mujoco")
+    (run / "config.json").write_text(json.dumps({"train": cfg}))
+    ckpt = checkpoints.save(run, 320, _params(), META)
+    (ckpt / checkpoints.META_FILE).write_text("not json")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(root / "scripts" / "train.py"), "--resume", "--out", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"},
+        cwd=root,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no valid checkpoint" in proc.stderr and "meta.json is not valid JSON" in proc.stderr
+    assert "skipping checkpoint step_000000000320" in proc.stderr
