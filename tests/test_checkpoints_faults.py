@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -196,3 +198,35 @@ def test_cli_resume_without_a_valid_checkpoint_is_a_usage_error(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "no valid checkpoint" in proc.stderr and "meta.json is not valid JSON" in proc.stderr
     assert "skipping checkpoint step_000000000320" in proc.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_completes(tmp_path):
+    """``scripts/train.py`` killed with SIGKILL after its first checkpoint; ``--resume`` logic
+    (``ppo.train(resume=True)``) finishes the run and every checkpoint left behind loads."""
+    run = tmp_path / "run"
+    root = Path(__file__).resolve().parents[1]
+    args = ["--preset", "smoke", "--backend", "mujoco", "--steps", "1920"]
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "scripts" / "train.py"), *args, "--out", str(run)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"},
+        cwd=root,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not checkpoints.list_checkpoints(run) and proc.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint within 300 s"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    killed_at = [int(p.name.removeprefix("step_")) for p in checkpoints.list_checkpoints(run)]
+    assert proc.returncode == -signal.SIGKILL and killed_at and max(killed_at) < 1920
+    summary = ppo.train(run, resume=True)
+    assert summary["start_step"] == max(killed_at) and summary["final_step"] == 1920
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
+    for ckpt in checkpoints.list_checkpoints(run):
+        checkpoints.load(ckpt)
