@@ -7,22 +7,31 @@ Layout of a run directory::
     RUN_DIR/checkpoints/step_000000012800/   one checkpoint (params.msgpack, meta.json)
 
 A checkpoint is written to a temporary sibling directory and renamed into place, so a
-checkpoint directory that exists is complete (an interrupted run leaves only ``.tmp-*``).
+checkpoint directory that exists is complete (an interrupted run leaves only ``.tmp-*``, which
+:func:`list_checkpoints` never returns and :func:`remove_temporaries` deletes). ``meta.json``
+holds ``params_sha256``, the SHA-256 of ``params.msgpack``, so a truncated or altered file is
+detected on load (checkpoints written before the checksum load without the check). Every defect
+found on load raises :class:`CheckpointError` naming the file and what is wrong;
+:func:`load_latest_valid` skips such checkpoints (with a warning) for ``--resume``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from brax.training.acme import running_statistics, specs
 from brax.training.agents.ppo import networks as ppo_networks
 from flax import serialization
@@ -30,6 +39,23 @@ from flax import serialization
 _STEP_DIR = re.compile(r"^step_(\d{12})$")
 PARAMS_FILE = "params.msgpack"
 META_FILE = "meta.json"
+TMP_PREFIX = ".tmp-"
+#: Keys of a checkpoint's ``network`` metadata that :func:`make_networks` reads.
+NETWORK_KEYS = (
+    "observation_size",
+    "action_size",
+    "policy_hidden",
+    "value_hidden",
+    "init_noise_std",
+    "normalize_observations",
+)
+_log = logging.getLogger(__name__)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that exists but cannot be used: missing or unreadable files, a checksum
+    mismatch, metadata without the expected keys, or parameters of another structure. The
+    message names the file and the defect."""
 
 
 def git_revision() -> str:
@@ -78,10 +104,12 @@ def save(run_dir: str | Path, step: int, params: Any, meta: dict[str, Any]) -> P
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{int(step):012d}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root))
     try:
-        (tmp / PARAMS_FILE).write_bytes(serialization.to_bytes(jax.device_get(params)))
-        (tmp / META_FILE).write_text(json.dumps({**meta, "step": int(step)}, indent=2))
+        blob = serialization.to_bytes(jax.device_get(params))
+        record = {**meta, "step": int(step), "params_sha256": hashlib.sha256(blob).hexdigest()}
+        _write_synced(tmp / PARAMS_FILE, blob)
+        _write_synced(tmp / META_FILE, json.dumps(record, indent=2).encode())
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -89,6 +117,25 @@ def save(run_dir: str | Path, step: int, params: Any, meta: dict[str, Any]) -> P
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def remove_temporaries(run_dir: str | Path) -> list[Path]:
+    """Delete the ``.tmp-*`` directories a save killed mid-write left in ``RUN_DIR/checkpoints``
+    (call only while no other process saves into this run). Returns the removed paths."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    removed = [p for p in root.iterdir() if p.name.startswith(TMP_PREFIX) and p.is_dir()]
+    for p in removed:
+        shutil.rmtree(p, ignore_errors=True)
+    return removed
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
@@ -117,20 +164,157 @@ def resolve(path: str | Path) -> Path:
     return found[-1]
 
 
+def read_meta(ckpt: str | Path) -> dict[str, Any]:
+    """The ``meta.json`` of checkpoint directory ``ckpt``, checked to be a JSON object with an
+    integer ``step``. Raises :class:`CheckpointError` naming the file and the defect."""
+    file = Path(ckpt) / META_FILE
+    if not file.is_file():
+        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} is missing")
+    try:
+        meta = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {file} is not valid JSON ({err})"
+        ) from err
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} is not a JSON object")
+    if not isinstance(meta.get("step"), int):
+        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} lacks an integer 'step'")
+    return meta
+
+
+def _check_network(ckpt: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    network = meta.get("network")
+    network = network if isinstance(network, dict) else {}
+    missing = [k for k in NETWORK_KEYS if k not in network]
+    if missing:
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {ckpt / META_FILE} 'network' lacks {list(missing)}"
+        )
+    return network
+
+
+def _check_structure(ckpt: Path, template: Any, params: Any) -> None:
+    """Same tree and leaf shapes as ``template`` (flax restores arrays of any shape; dtypes
+    are not compared: the template's scalars are float64 where the trained ones are float32)."""
+    file = ckpt / PARAMS_FILE
+    want, want_tree = jax.tree.flatten(template)
+    got, got_tree = jax.tree.flatten(params)
+    if want_tree != got_tree:
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {file} does not match the expected structure "
+            f"({got_tree} != {want_tree})"
+        )
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(template)[0]]
+    for path, a, b in zip(paths, want, got, strict=True):
+        if np.shape(a) != np.shape(b):
+            raise CheckpointError(
+                f"corrupt checkpoint {ckpt}: {file} leaf {path} has shape {list(np.shape(b))}, "
+                f"expected {list(np.shape(a))}"
+            )
+
+
 def load(path: str | Path) -> tuple[tuple[Any, Any, Any], dict[str, Any]]:
-    """((normalizer, policy, value) params, meta) of a checkpoint or a run's latest one."""
-    return load_params(path, lambda meta: _template(meta["network"]))
+    """((normalizer, policy, value) params, meta) of a checkpoint or a run's latest one.
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``path``.
+        CheckpointError: the checkpoint is damaged (see :func:`load_params`) or its ``network``
+            metadata lacks one of :data:`NETWORK_KEYS`.
+    """
+    ckpt = resolve_dir(path)
+    return load_params(ckpt, lambda meta: _template(_check_network(ckpt, meta)))
 
 
 def load_params(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
     """(params, meta) of a checkpoint or a run's latest one, read into ``template`` (a pytree
     of the saved structure, or a function ``meta -> template``): for trainers other than Brax
-    PPO (e.g. :func:`agents.recurrent_ppo.train.init_params`)."""
-    ckpt = resolve(path)
+    PPO (e.g. :func:`agents.recurrent_ppo.train.init_params`).
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``path``.
+        CheckpointError: a file is missing, ``meta.json`` is not a JSON object with an integer
+            ``step``, ``params.msgpack`` fails its ``params_sha256`` or cannot be decoded, or the
+            parameters do not match ``template`` (tree, leaf shapes).
+    """
+    ckpt = resolve_dir(path)
+    meta = read_meta(ckpt)
+    file = ckpt / PARAMS_FILE
+    if not file.is_file():
+        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} is missing")
+    blob = file.read_bytes()
+    digest = meta.get("params_sha256")
+    if digest is not None and hashlib.sha256(blob).hexdigest() != digest:
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {file} fails its checksum (sha256 in {META_FILE}); "
+            f"the file is truncated or altered ({len(blob)} bytes)"
+        )
     try:
-        meta = json.loads((ckpt / META_FILE).read_text())
         template = template(meta) if callable(template) else template
-        params = serialization.from_bytes(template, (ckpt / PARAMS_FILE).read_bytes())
-    except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"corrupt checkpoint {ckpt}: {err}") from err
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {ckpt / META_FILE} does not describe the parameters "
+            f"({type(err).__name__}: {err})"
+        ) from err
+    try:
+        state = serialization.msgpack_restore(blob)
+    except Exception as err:  # msgpack raises its own exception types on truncated input
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {file} cannot be decoded ({type(err).__name__}: {err})"
+        ) from err
+    try:
+        params = serialization.from_state_dict(template, state)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {file} does not match the expected structure "
+            f"({type(err).__name__}: {err})"
+        ) from err
+    _check_structure(ckpt, template, params)
     return params, meta
+
+
+def resolve_dir(path: str | Path) -> Path:
+    """Like :func:`resolve`, but a ``step_*`` directory counts as a checkpoint even with files
+    missing (so that loading it names the missing file rather than 'no checkpoint')."""
+    path = Path(path)
+    if _STEP_DIR.match(path.name) and path.is_dir():
+        return path
+    return resolve(path)
+
+
+def load_latest_valid(
+    run_dir: str | Path,
+    template: Any = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[Any, dict[str, Any], list[tuple[Path, str]]]:
+    """(params, meta, skipped) of the newest checkpoint of ``run_dir`` that loads and passes
+    every check; ``skipped`` lists the newer ``(checkpoint, reason)`` pairs passed over, each
+    also reported through ``warn`` (default: a ``logging`` warning).
+
+    Args:
+        template: as for :func:`load_params`; ``None`` for Brax PPO params (:func:`load`).
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint.
+        CheckpointError: none of its checkpoints is valid (the message lists each defect).
+    """
+    warn = warn or _log.warning
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise FileNotFoundError(f"no checkpoint in {Path(run_dir) / 'checkpoints'}")
+    skipped: list[tuple[Path, str]] = []
+    for ckpt in reversed(found):
+        try:
+            if template is None:
+                params, meta = load(ckpt)
+            else:
+                params, meta = load_params(ckpt, template)
+        except CheckpointError as err:
+            skipped.append((ckpt, str(err)))
+            warn(f"skipping checkpoint {ckpt.name}: {err}")
+            continue
+        return params, meta, skipped
+    reasons = "; ".join(reason for _, reason in skipped)
+    raise CheckpointError(f"no valid checkpoint in {Path(run_dir) / 'checkpoints'}: {reasons}")

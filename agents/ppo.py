@@ -4,7 +4,7 @@
 ``flyenvs.brax.make``, uses :func:`flyenvs.brax.wrap_for_training`, writes an atomic checkpoint
 (see :mod:`agents.checkpoints`) at least every ``checkpoint_every`` environment steps, appends
 every evaluation to ``metrics.csv`` and saves the resolved config and git revision as
-``config.json``. ``resume=True`` restarts from the run's latest checkpoint (policy, value and
+``config.json``. ``resume=True`` restarts from the run's newest valid checkpoint (policy, value and
 observation-normaliser parameters; the optimiser state restarts) and trains the remaining steps.
 """
 
@@ -15,6 +15,7 @@ import csv
 import functools
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -186,6 +187,11 @@ def eval_row(step: int, wall_s: float, metrics: dict[str, Any]) -> dict[str, flo
     return row
 
 
+def _warn(message: str) -> None:
+    """A resume warning, on stderr (the CLI configures no logging)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def train(
     run_dir: str | Path,
     cfg: dict[str, Any] | None = None,
@@ -197,7 +203,9 @@ def train(
     Args:
         run_dir: output directory (created).
         cfg: from :func:`resolve_preset`; with ``resume`` it is read from ``run_dir/config.json``.
-        resume: continue from the latest checkpoint of ``run_dir``.
+        resume: continue from the newest valid checkpoint of ``run_dir`` (newer damaged ones
+            are skipped with a warning on stderr; none valid raises
+            :class:`agents.checkpoints.CheckpointError`).
         on_eval: called as ``on_eval(step, row)`` after each evaluation (progress display).
     """
     import jax
@@ -213,8 +221,9 @@ def train(
         if not config_path.is_file():
             raise FileNotFoundError(f"cannot resume: {config_path} does not exist")
         cfg = json.loads(config_path.read_text())["train"]
+        checkpoints.remove_temporaries(run_dir)  # saves killed mid-write
         if checkpoints.list_checkpoints(run_dir):
-            restore, meta = checkpoints.load(run_dir)
+            restore, meta, _ = checkpoints.load_latest_valid(run_dir, warn=_warn)
             start_step = int(meta["step"])
     elif cfg is None:
         raise ValueError("pass cfg (from resolve_preset) or resume=True")

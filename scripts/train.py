@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--preset", default="quick", choices=sorted(ppo.PRESETS))
     parser.add_argument("--out", required=True, type=Path, help="run directory")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from OUT's newest valid checkpoint"
+    )
     parser.add_argument("--steps", type=int, help="total environment steps (overrides preset)")
     parser.add_argument(
         "--checkpoint-every", type=int, help="environment steps between checkpoints"
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = ppo.train(args.out, cfg, resume=args.resume, on_eval=on_eval)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ppo.checkpoints.CheckpointError) as err:
         parser.error(str(err))
     bar.close()
     evals = summary["evals"]
