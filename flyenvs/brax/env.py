@@ -28,7 +28,6 @@ into one vector (:func:`flyenvs.tasks.base.flatten_observation`, in the order of
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import jax
@@ -71,8 +70,7 @@ class FlyBraxEnv(Env):
         else:
             from flyenvs.sim.host_callback import HostBackend
 
-            threads = (os.cpu_count() or 1) if n_threads is None else n_threads
-            self.sim = HostBackend(self.task.model, threads, build_mjcf=self.task.build_mjcf)
+            self.sim = HostBackend(self.task.model, n_threads, build_mjcf=self.task.build_mjcf)
         self.controller_params = self.task.default_params()
 
     # ----------------------------------------------------------------------------- brax API

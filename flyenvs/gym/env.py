@@ -31,6 +31,30 @@ def observation_space(task: Any) -> gym.spaces.Dict:
     return gym.spaces.Dict(spaces, sort_keys=False)
 
 
+def action_space(task: Any) -> gym.spaces.Box:
+    """float32 ``Box`` of the task's action mode (its controller's bounds)."""
+    ctrl = task.controller
+    return gym.spaces.Box(ctrl.action_low, ctrl.action_high, dtype=np.float32)
+
+
+def checked_action(
+    action: Any, space: gym.spaces.Box, name: str = "action", shape_note: str = ""
+) -> np.ndarray:
+    """``action`` as float32, clipped to ``space`` (one env's action or a batch's actions).
+
+    Raises:
+        ValueError: its shape is not ``space.shape`` (the message names ``name`` and adds
+            ``shape_note``), or it holds NaN or inf.
+    """
+    action = np.asarray(action, dtype=np.float32)
+    if action.shape != space.shape:
+        raise ValueError(f"{name} must have shape {space.shape}{shape_note}, got {action.shape}")
+    if not np.all(np.isfinite(action)):
+        verb = "hold" if name.endswith("s") else "holds"
+        raise ValueError(f"{name} {verb} NaN or inf")
+    return np.clip(action, space.low, space.high)
+
+
 class FlyEnv(gym.Env):
     """A registered flyenvs task as a ``gymnasium.Env``.
 
@@ -79,8 +103,7 @@ class FlyEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.config.control_dt_s)}
         self.backend = MujocoBackend(self.task.model)
         self._stepper = driver.NumpyStepper(self.task, self.backend)
-        ctrl = self.task.controller
-        self.action_space = gym.spaces.Box(ctrl.action_low, ctrl.action_high, dtype=np.float32)
+        self.action_space = action_space(self.task)
         self.observation_space = observation_space(self.task)
         self.controller_params = self.task.default_params()
         self._physics: Any = None
@@ -109,14 +132,7 @@ class FlyEnv(gym.Env):
         """One control step. Returns (obs, reward, terminated, truncated, info)."""
         if self._info is None:
             raise RuntimeError("call reset() before step()")
-        action = np.asarray(action, dtype=np.float32)
-        if action.shape != self.action_space.shape:
-            raise ValueError(
-                f"action must have shape {self.action_space.shape}, got {action.shape}"
-            )
-        if not np.all(np.isfinite(action)):
-            raise ValueError("action holds NaN or inf")
-        action = np.clip(action, self.action_space.low, self.action_space.high)
+        action = checked_action(action, self.action_space)
         self._physics, out = self._stepper.step(
             self._physics, self._info, action, self.controller_params
         )

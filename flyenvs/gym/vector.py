@@ -29,10 +29,8 @@ Interface (as ``gymnasium.vector.SyncVectorEnv`` over :class:`FlyEnv`):
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,7 +38,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from flyenvs.gym.env import observation_space
+from flyenvs.gym.env import action_space, checked_action, observation_space
 from flyenvs.sim.host_callback import HostBackend
 from flyenvs.tasks import driver, registry
 
@@ -88,20 +86,14 @@ class FlyVectorEnv(VectorEnv):
         self.task_spec = registry.spec(task_name)
         self.task = registry.make_task(task_name, **config)
         self.config = self.task.config
-        threads = (os.cpu_count() or 1) if n_threads is None else int(n_threads)
-        self.sim = HostBackend(self.task.model, threads, build_mjcf=self.task.build_mjcf)
+        self.sim = HostBackend(self.task.model, n_threads, build_mjcf=self.task.build_mjcf)
         self.controller_params = self.task.default_params()
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.config.control_dt_s)}
 
-        ctrl = self.task.controller
-        self.single_action_space = gym.spaces.Box(
-            ctrl.action_low, ctrl.action_high, dtype=np.float32
-        )
+        self.single_action_space = action_space(self.task)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = observation_space(self.task)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._low = np.asarray(self.single_action_space.low)
-        self._high = np.asarray(self.single_action_space.high)
 
         task, sim, params = self.task, self.sim, self.controller_params
 
@@ -171,17 +163,6 @@ class FlyVectorEnv(VectorEnv):
             infos[f"_{name}"] = np.ones(self.num_envs, dtype=np.bool_)
         return infos
 
-    def _check_action(self, actions: Any) -> np.ndarray:
-        actions = np.asarray(actions, dtype=np.float32)
-        if actions.shape != self.action_space.shape:
-            raise ValueError(
-                f"actions must have shape {self.action_space.shape} (num_envs, action size), "
-                f"got {actions.shape}"
-            )
-        if not np.all(np.isfinite(actions)):
-            raise ValueError("actions hold NaN or inf")
-        return np.clip(actions, self._low, self._high)
-
     # ---------------------------------------------------------------------------------- API
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict | None = None
@@ -247,7 +228,7 @@ class FlyVectorEnv(VectorEnv):
             [num_envs] bool, truncated [num_envs] bool, infos)."""
         if self._physics is None:
             raise RuntimeError("call reset() before step()")
-        actions = self._check_action(actions)
+        actions = checked_action(actions, self.action_space, "actions", " (num_envs, action size)")
         resetting = self._autoreset.copy()
         if resetting.any():
             keys = self._keys(resetting)

@@ -34,6 +34,7 @@ the ``ValueError``), where MJX would carry NaN on. One lock serialises calls int
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -67,17 +68,19 @@ class HostBackend:
     Args:
         model: a fly model of the train body: from :func:`flyenvs.body.load`, or a task's model
             (e.g. a visual task's body plus arena) with ``build_mjcf``.
-        n_threads: host threads stepping a batch (results do not depend on it).
+        n_threads: host threads stepping a batch (default: the CPU count); results do not
+            depend on it.
         method: ``"rollout"`` or ``"threads"`` (:mod:`flyenvs.sim.batch_backend`).
         build_mjcf: the function returning the MJCF tree ``model`` was compiled from (a task's
             ``build_mjcf``), for the engine's native-adhesion copy of ``model``.
     """
 
     def __init__(
-        self, model: mujoco.MjModel, n_threads: int = 1, method: str = "rollout",
+        self, model: mujoco.MjModel, n_threads: int | None = None, method: str = "rollout",
         build_mjcf: Callable[[], mjcf.RootElement] | None = None,
     ) -> None:  # fmt: skip
-        self.engine = BatchMujocoBackend(model, n_threads, method, build_mjcf)
+        threads = (os.cpu_count() or 1) if n_threads is None else n_threads
+        self.engine = BatchMujocoBackend(model, threads, method, build_mjcf)
         self.model = model
         self.layout = self.engine.layout
         self.timestep_s = float(model.opt.timestep)
