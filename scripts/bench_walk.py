@@ -62,8 +62,10 @@ def _brax_env(task: str, backend: str, n_threads: int, method: str):
     return env
 
 
-def _brax_runner(env, n_envs: int, n_steps: int):
-    """(compiled rollout of ``n_steps`` jit(vmap(step)) calls, its first state, compile s)."""
+def random_action_rollout(env, n_envs: int, n_steps: int):
+    """``rollout(state, key) -> state``: ``n_steps`` control steps of ``vmap(env.step)`` over a
+    batch of ``n_envs`` (a ``lax.scan``, to be jitted), actions uniform in [-0.3, 0.3]. The
+    workload of the Brax timings here and in ``scripts/gpu_check.py``."""
     import jax
 
     def rollout(state, key):
@@ -73,8 +75,15 @@ def _brax_runner(env, n_envs: int, n_steps: int):
 
         return jax.lax.scan(body, state, jax.random.split(key, n_steps))[0]
 
+    return rollout
+
+
+def _brax_runner(env, n_envs: int, n_steps: int):
+    """(compiled rollout of ``n_steps`` jit(vmap(step)) calls, its first state, compile s)."""
+    import jax
+
     reset = jax.jit(jax.vmap(env.reset))
-    run = jax.jit(rollout)
+    run = jax.jit(random_action_rollout(env, n_envs, n_steps))
     t0 = time.perf_counter()
     state = reset(jax.random.split(jax.random.PRNGKey(0), n_envs))
     state = jax.block_until_ready(run(state, jax.random.PRNGKey(1)))

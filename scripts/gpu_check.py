@@ -93,17 +93,12 @@ def mjx_walk(n_envs: int, n_steps: int, repeats: int) -> dict[str, float]:
     """
     import jax
     import jax.numpy as jnp
+    from bench_walk import random_action_rollout  # scripts/bench_walk.py, beside this file
 
     import flyenvs.brax
 
     env = flyenvs.brax.make("Walk", backend="mjx")
-
-    def rollout(state, key):
-        def body(s, k):
-            a = jax.random.uniform(k, (n_envs, env.action_size), minval=-0.3, maxval=0.3)
-            return jax.vmap(env.step)(s, a), None
-
-        return jax.lax.scan(body, state, jax.random.split(key, n_steps))[0]
+    rollout = random_action_rollout(env, n_envs, n_steps)
 
     t0 = time.perf_counter()
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n_envs))
