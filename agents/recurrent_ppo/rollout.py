@@ -134,10 +134,12 @@ def compute_gae(
     discount: float,
     gae_lambda: float,
 ) -> tuple[jax.Array, jax.Array]:
-    """GAE(lambda) as Brax's PPO computes it (``[T, B]`` inputs, ``bootstrap_value`` ``[B]``).
-
-    A terminated step does not bootstrap; a truncated step (time limit: the next observation is
-    already the next episode's) gets zero advantage and its value target is its own value.
+    """GAE(lambda) with Brax's truncation handling (``[T, B]`` inputs, ``bootstrap_value``
+    ``[B]``). The value targets equal Brax's ``vs``; the advantage is the standard GAE sum
+    ``vs - value`` (Brax's PPO takes ``r + discount * vs_next - value``, different for
+    lambda < 1). A terminated step does not bootstrap; a truncated step (time limit: the next
+    observation is already the next episode's) gets zero advantage and its value target is its
+    own value.
     Returns ``(advantages, value_targets)``, both ``[T, B]``.
     """
     termination = done * (1 - truncation)
