@@ -230,8 +230,9 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     backend = cfg.get("backend", "mjx")  # runs saved before the choice trained on MJX
-    threads = {"n_threads": cfg["threads"]} if cfg.get("threads") else {}
-    env = flyenvs.brax.make(cfg["task"], backend=backend, **threads, **cfg["env"])
+    env = flyenvs.brax.make(
+        cfg["task"], backend=backend, n_threads=cfg.get("threads"), **cfg["env"]
+    )
     network = {
         **cfg["network"],
         "observation_size": env.task.observation_size,
