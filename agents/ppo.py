@@ -187,6 +187,13 @@ def eval_row(step: int, wall_s: float, metrics: dict[str, Any]) -> dict[str, flo
     return row
 
 
+def resume_seed(seed: int, start_step: int) -> int:
+    """The seed of a run's segment resumed at ``start_step`` (> 0): Brax derives every key from
+    its ``seed``, so reusing the run's seed would replay the first segment's env resets and
+    action noise. Deterministic in (seed, start_step); a uint32."""
+    return int(np.random.SeedSequence([int(seed), int(start_step)]).generate_state(1)[0])
+
+
 def _warn(message: str) -> None:
     """A resume warning, on stderr (the CLI configures no logging)."""
     print(f"warning: {message}", file=sys.stderr, flush=True)
@@ -250,6 +257,8 @@ def train(
 
     ppo = dict(cfg["ppo"])
     total = ppo.pop("num_timesteps")
+    if start_step:
+        ppo["seed"] = resume_seed(ppo.get("seed", 0), start_step)
     remaining = total - start_step
     summary: dict[str, Any] = {"start_step": start_step, "total_steps": total, "evals": []}
     if remaining <= 0:

@@ -230,3 +230,14 @@ def test_sigkill_mid_run_then_resume_completes(tmp_path):
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
     for ckpt in checkpoints.list_checkpoints(run):
         checkpoints.load(ckpt)
+
+
+def test_resumed_segments_draw_fresh_keys():
+    """A resumed segment must not replay the first segment's key stream: its seed differs from
+    the run's and from other resume points', and is the same every time for one resume point."""
+    from agents.ppo import resume_seed
+
+    seeds = {resume_seed(0, step) for step in (25_600, 51_200, 76_800)}
+    assert len(seeds) == 3 and 0 not in seeds
+    assert resume_seed(0, 25_600) == resume_seed(0, 25_600) != resume_seed(1, 25_600)
+    assert all(0 <= s < 2**32 for s in seeds)

@@ -17,8 +17,9 @@ Rate model (Pugliese et al. 2025), per neuron i with cell type t(i)::
     tau_t dR_i/dt = -R_i + max(0, r_max tanh((a_t / r_max) (I_i + sum_j W_ij R_j - theta_t)))
     W_ij = |strength_g(ij)| * signed_count_ij
 
-integrated with forward Euler. Strengths enter through ``abs`` so they stay >= 0 under any
-optimiser update; signs and counts are frozen data. Joint targets::
+integrated with forward Euler at the rate ``1 / max(tau_t, dt)`` (flyvis's rule, so a trained
+time constant below the step cannot make it unstable). Strengths enter through ``abs`` so they
+stay >= 0 under any optimiser update; signs and counts are frozen data. Joint targets::
 
     u_k = tanh(sum_p sign_p * mean_rate_p / motor_scale_hz)          in [-1, 1]
     q_k = joint_center_rad_k + joint_amplitude_rad_k * u_k          (rad)
@@ -211,7 +212,8 @@ class VNCNetwork:
         rates = state.rates_hz
         drive = self.synaptic_input(params, rates).at[self.dn_index].add(dn_input)
         t = self.neuron_type
-        gain, theta, tau = params["gain"][t], params["threshold"][t], params["tau_s"][t]
+        gain, theta = params["gain"][t], params["threshold"][t]
+        tau = jnp.maximum(params["tau_s"][t], dt_s)  # Euler stays stable if training shrinks tau
         target = jax.nn.relu(self.r_max_hz * jnp.tanh(gain / self.r_max_hz * (drive - theta)))
         rates = rates + (dt_s / tau) * (target - rates)
         return VNCState(rates_hz=rates * self.alive)
