@@ -3,7 +3,12 @@
 >>> policy = agents.policies.load("runs/walk_quick")        # run dir (latest) or checkpoint dir
 >>> env = gymnasium.make(policy.gym_id, **policy.env_config)
 >>> obs, _ = env.reset(seed=0)
+>>> policy.reset()                                          # at every episode start
 >>> obs, reward, terminated, truncated, info = env.step(policy(obs))
+
+Brax PPO runs give a stateless :class:`Policy`; recurrent runs (the connectome VNC policy, the
+GRU) give a :class:`RecurrentPolicy`, which holds the controller's state between calls (the
+VNC's firing rates) until ``reset()``. Both have ``reset(seed=None)``.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ class Policy:
         key = jax.random.PRNGKey(0)
         self._apply = jax.jit(lambda obs: inference(obs, key)[0])
 
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to reset (the MLP has no state); for a loop written for any policy."""
+
     def flatten(self, obs: dict[str, Any]) -> np.ndarray:
         """The observation dict as the flat float32 vector [..., O] the network takes."""
         missing = [name for name, _ in self.observation_entries if name not in obs]
@@ -89,11 +97,87 @@ def migrate_v0_config(env_config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+class RecurrentPolicy(Policy):
+    """Deterministic recurrent policy (connectome VNC or GRU) holding its controller state.
+
+    ``reset(seed=None)`` starts a new episode: the next call starts from the network's
+    episode-start state (the VNC's warm rates). ``policy(obs)`` takes one observation (dict or
+    flat [O]) or a batch [B, O] (then every row is its own episode, all reset together) and
+    returns the action(s) ``tanh(mean)`` (float32), advancing the state. ``seed`` is accepted
+    for the Gymnasium-style signature; the policy is deterministic.
+
+    Attributes:
+        network: the :class:`agents.recurrent_ppo.networks.RecurrentNetwork`.
+        state: the controller state (carry) after the last call; None right after ``reset``.
+    """
+
+    def __init__(self, train_state: dict[str, Any], meta: dict[str, Any]) -> None:
+        from agents.recurrent_ppo import driver
+        from agents.recurrent_ppo.rollout import policy_step
+
+        self.meta = meta
+        self.env_config = dict(meta["env_config"])
+        network = meta["network"]
+        self.observation_size = int(network["observation_size"])
+        self.observation_entries = tuple(
+            (name, tuple(shape)) for name, shape in network["observation_entries"]
+        )
+        self._spec = {k: jax.ShapeDtypeStruct(s, np.float32) for k, s in self.observation_entries}
+        self.action_size = int(network["action_size"])
+        self.gym_id = registry.spec(meta["task"]).gym_id
+        task = registry.make_task(meta["task"], **self.env_config)
+        self.network = driver.make_network(meta["train"], task, self.action_size)
+        params, normalizer = train_state["network"], train_state["normalizer"]
+        net = self.network
+
+        def step(carry, obs, reset):
+            carry, action, _ = policy_step(net, params, normalizer, carry, obs, reset, None)
+            return carry, action
+
+        self._step = jax.jit(step)
+        self.state: Any = None
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start a new episode: the next call starts from the episode-start state."""
+        self.state = None
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        if isinstance(obs, dict):
+            obs = self.flatten(obs)
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.shape[-1:] != (self.observation_size,) or obs.ndim not in (1, 2):
+            raise ValueError(
+                f"observation must be [{self.observation_size}] or [batch, "
+                f"{self.observation_size}], got {obs.shape}"
+            )
+        batch = obs[None] if obs.ndim == 1 else obs
+        fresh = self.state is None
+        if fresh or jax.tree.leaves(self.state)[0].shape[0] != batch.shape[0]:
+            if not fresh:
+                raise ValueError(
+                    f"batch size changed from {jax.tree.leaves(self.state)[0].shape[0]} to "
+                    f"{batch.shape[0]} without reset()"
+                )
+            self.state = self.network.initial_carry(batch.shape[0])
+        reset = np.full((batch.shape[0],), fresh)
+        self.state, action = self._step(self.state, batch, reset)
+        action = np.asarray(action, dtype=np.float32)
+        return action[0] if obs.ndim == 1 else action
+
+
 def load(path: str | Path) -> Policy:
-    """The policy of a checkpoint directory, or of a run directory's latest checkpoint.
+    """The policy of a checkpoint directory, or of a run directory's latest checkpoint: a
+    :class:`RecurrentPolicy` for a recurrent (connectome, GRU) run, else a :class:`Policy`.
 
     Raises:
         FileNotFoundError: no checkpoint at ``path``; ValueError: corrupt checkpoint.
     """
-    params, meta = checkpoints.load(path)
+    ckpt = checkpoints.resolve_dir(path)
+    meta = checkpoints.read_meta(ckpt)
+    if meta.get("policy", "mlp") != "mlp":
+        from agents.recurrent_ppo import driver
+
+        state, meta = checkpoints.load_params(ckpt, driver.template)
+        return RecurrentPolicy(state, meta)
+    params, meta = checkpoints.load(ckpt)
     return Policy(params, meta)

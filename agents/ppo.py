@@ -89,11 +89,53 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "checkpoint_every": 200_000,
     },
+    # The connectome policy (agents.connectome_walk, recurrent PPO): readout -> VNC -> joints.
+    "connectome_smoke": {
+        "task": "Walk",
+        "policy": "connectome",
+        "env": {"action_mode": "joints", "action.joints.n_chunk": 2, "episode_length": 20},
+        "connectome": {},
+        "ppo": {
+            "num_timesteps": 640,
+            "num_envs": 8,
+            "unroll_length": 10,
+            "num_minibatches": 2,
+            "num_updates_per_batch": 2,
+            "learning_rate": 1e-3,
+            "entropy_cost": 1e-3,
+            "discounting": 0.95,
+            "num_eval_envs": 4,
+            "normalize_observations": True,
+        },
+        "checkpoint_every": 320,
+    },
 }
 
 
 #: Physics backends PPO can train on (``flyenvs.brax.make(..., backend=)``).
 BACKENDS: tuple[str, ...] = ("mujoco", "mjx")
+
+
+#: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a recurrent policy of
+#: :mod:`agents.recurrent_ppo.driver` (``"connectome"``: readout -> VNC -> joints).
+POLICY_KINDS: tuple[str, ...] = ("mlp", "connectome")
+
+
+def preset_name(preset: str, policy: str = "mlp") -> str:
+    """The preset for ``policy``: ``preset`` itself for ``"mlp"``, else ``"<policy>_<preset>"``
+    (a full name such as ``"connectome_smoke"`` is accepted as it is).
+
+    Raises:
+        KeyError: no such preset for the policy (the message lists the valid ones).
+    """
+    if policy not in POLICY_KINDS:
+        raise KeyError(f"unknown policy {policy!r}; valid: {list(POLICY_KINDS)}")
+    kind = lambda name: PRESETS[name].get("policy", "mlp")  # noqa: E731
+    for name in (preset, f"{policy}_{preset}"):
+        if name in PRESETS and kind(name) == policy:
+            return name
+    valid = sorted(n.removeprefix(f"{policy}_") for n in PRESETS if kind(n) == policy)
+    raise KeyError(f"no preset {preset!r} for policy {policy!r}; valid: {valid}")
 
 
 def default_backend() -> str:
@@ -124,8 +166,13 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
     for key, value in overrides.items():
         if value is None:
             continue
-        if key == "env":
-            cfg["env"].update(value)
+        if key in ("env", "connectome") and key in cfg:
+            cfg[key].update(value)
+        elif key == "task":
+            from flyenvs.tasks import registry
+
+            registry.spec(value)  # KeyError listing the registered tasks
+            cfg["task"] = value
         elif key == "backend":
             if value not in BACKENDS:
                 raise ValueError(f"backend must be one of {BACKENDS}, got {value!r}")
@@ -139,7 +186,9 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
         elif key in cfg["ppo"]:
             cfg["ppo"][key] = type(cfg["ppo"][key])(value)
         else:
-            valid = ["backend", "threads", "env", "checkpoint_every", *sorted(cfg["ppo"])]
+            valid = ["task", "backend", "threads", "env", "checkpoint_every", *sorted(cfg["ppo"])]
+            if "connectome" in cfg:
+                valid.insert(4, "connectome")
             raise KeyError(f"unknown training option {key!r}; valid: {valid}")
     if "threads" in cfg and cfg["backend"] != "mujoco":
         raise ValueError(f"threads applies to backend='mujoco' only, not {cfg['backend']!r}")
@@ -194,6 +243,17 @@ def resume_seed(seed: int, start_step: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(start_step)]).generate_state(1)[0])
 
 
+def policy_of(run_dir: Path, cfg: dict[str, Any] | None, resume: bool) -> str:
+    """The policy kind of a run: ``cfg["policy"]`` (``"mlp"`` when absent: Brax PPO's MLP),
+    read from ``run_dir/config.json`` when resuming (FileNotFoundError if it is missing)."""
+    if resume:
+        path = Path(run_dir) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot resume: {path} does not exist")
+        cfg = json.loads(path.read_text())["train"]
+    return (cfg or {}).get("policy", "mlp")
+
+
 def _warn(message: str) -> None:
     """A resume warning, on stderr (the CLI configures no logging)."""
     print(f"warning: {message}", file=sys.stderr, flush=True)
@@ -215,13 +275,19 @@ def train(
             :class:`agents.checkpoints.CheckpointError`).
         on_eval: called as ``on_eval(step, row)`` after each evaluation (progress display).
     """
+    run_dir = Path(run_dir)
+    policy = policy_of(run_dir, cfg, resume)
+    if policy != "mlp":
+        from agents.recurrent_ppo import driver
+
+        return driver.train(run_dir, cfg, resume=resume, on_eval=on_eval)
+
     import jax
     from brax.training.agents.ppo import networks as ppo_networks
     from brax.training.agents.ppo import train as ppo_train
 
     import flyenvs.brax
 
-    run_dir = Path(run_dir)
     start_step, restore = 0, None
     if resume:
         config_path = run_dir / "config.json"

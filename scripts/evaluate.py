@@ -41,6 +41,8 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
     speeds, commands, turn_errors, path_mm, net_mm, falls, n_frames = [], [], [], 0.0, [], 0, 0
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)
+        if hasattr(act, "reset"):  # a stateful policy starts each episode afresh
+            act.reset(seed=seed + episode)
         start = prev = None
         while True:
             obs, _, terminated, truncated, info = env.step(act(obs))

@@ -53,7 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--preset", default="quick", choices=sorted(ppo.PRESETS))
+    presets = sorted({n.split("_", 1)[-1] if "_" in n else n for n in ppo.PRESETS})
+    parser.add_argument(
+        "--preset", default="quick", help=f"size of the run (per policy): {', '.join(presets)}"
+    )
+    parser.add_argument(
+        "--policy",
+        default="mlp",
+        choices=ppo.POLICY_KINDS,
+        help="mlp: Brax PPO's MLP; connectome: readout -> VNC -> joints (recurrent PPO)",
+    )
+    parser.add_argument("--task", help="a registered task (default: the preset's, Walk)")
     parser.add_argument("--out", required=True, type=Path, help="run directory")
     parser.add_argument(
         "--resume", action="store_true", help="continue from OUT's newest valid checkpoint"
@@ -76,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.resume:
         chosen = (args.steps, args.set, args.checkpoint_every, args.backend, args.threads)
-        if any(chosen) or args.seed is not None:
+        if any(chosen) or args.seed is not None or args.task or args.policy != "mlp":
             parser.error("--resume reuses OUT/config.json; do not combine it with other options")
         cfg = None
     else:
@@ -84,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.out} already holds checkpoints; use --resume or a new --out")
         try:
             cfg = ppo.resolve_preset(
-                args.preset,
+                ppo.preset_name(args.preset, args.policy),
+                task=args.task,
                 num_timesteps=args.steps,
                 checkpoint_every=args.checkpoint_every,
                 seed=args.seed,

@@ -27,9 +27,10 @@ def batched(env):
     return jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
 
 
-def _actions(env, n_steps: int, seed: int = 1) -> jax.Array:
+def _actions(env, n_steps: int, seed: int = 1, bound: float = 1.0) -> jax.Array:
     key = jax.random.PRNGKey(seed)
-    return jax.random.uniform(key, (n_steps, N_ENVS, env.action_size), minval=-1, maxval=1)
+    shape = (n_steps, N_ENVS, env.action_size)
+    return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
 
 
 def test_make_options(env):
@@ -42,7 +43,8 @@ def test_make_options(env):
 
 def test_parity_with_the_gymnasium_path(env, batched):
     """Same seed and actions: the batched C engine and ``FlyEnv`` (C MuJoCo, the adhesion rule)
-    give the same observations and rewards (float64 physics noise only)."""
+    give the same observations and rewards (float64 physics noise only), also for actions
+    outside the action space (both clip them before the controller and the reward see them)."""
     reset, step = batched
     seed = 7
     gym_env = FlyEnv("Walk", episode_length=50)
@@ -52,7 +54,7 @@ def test_parity_with_the_gymnasium_path(env, batched):
     state = reset(keys)
     for name in obs:
         np.testing.assert_allclose(state.obs[name][0], obs[name], rtol=1e-6, atol=1e-6)
-    for action in _actions(env, 6):
+    for action in _actions(env, 6, bound=1.5):
         obs, reward, terminated, _, info = gym_env.step(np.asarray(action[0]))
         state = step(state, action)
         for name in obs:
@@ -61,6 +63,25 @@ def test_parity_with_the_gymnasium_path(env, batched):
         assert bool(state.done[0]) == terminated
     qpos = env.sim.float64_state(state.pipeline_state)[0, 1 : 1 + env.task.nq]
     np.testing.assert_allclose(qpos, gym_env._physics.qpos, rtol=0, atol=1e-10)
+
+
+def test_out_of_range_actions_are_clipped_alike_on_both_paths():
+    """The joints mode's adhesion space is [0, 1] while policies emit [-1, 1]: the Brax path
+    clips to the action space as the Gymnasium path does, so ``prev_action`` (observed) and the
+    ``action_rate`` reward agree (they differed before, breaking Gym/Brax return parity)."""
+    env = flyenvs.brax.make("Walk", backend="mujoco", action_mode="joints", episode_length=50)
+    gym_env = FlyEnv("Walk", action_mode="joints", episode_length=50)
+    obs, _ = gym_env.reset(seed=3)
+    key = jax.random.PRNGKey(int(seeding.np_random(3)[0].integers(0, 2**31 - 1)))
+    state = jax.jit(env.reset)(key)
+    step = jax.jit(env.step)
+    action = np.full(env.action_size, -0.5, np.float32)  # adhesion entries below their 0 bound
+    for _ in range(2):
+        obs, reward, *_ = gym_env.step(action)
+        state = step(state, jnp.asarray(action))
+        np.testing.assert_allclose(state.obs["prev_action"], obs["prev_action"], atol=1e-6)
+        np.testing.assert_allclose(float(state.reward), reward, rtol=1e-5, atol=1e-6)
+    assert float(state.obs["prev_action"][-1]) == 0.0
 
 
 def test_jit_vmap_rollout_is_finite_and_thread_independent(env, batched):

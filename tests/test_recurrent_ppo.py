@@ -17,7 +17,12 @@ from memory_env import CueMemoryEnv, wrap
 from agents import checkpoints
 from agents.recurrent_ppo import GRUActorCritic, train
 from agents.recurrent_ppo.rollout import compute_gae, evaluate_sequences, ppo_loss, rollout
-from agents.recurrent_ppo.train import TrainState, init_params, make_training_step
+from agents.recurrent_ppo.train import (
+    TrainState,
+    init_params,
+    init_training_state,
+    make_training_step,
+)
 
 N_ENVS = 4
 HIDDEN_STEPS = 2  # episodes of 3 steps: done at steps 2, 5, 8, ...
@@ -225,6 +230,41 @@ def test_checkpoint_round_trip_and_restore(tmp_path):
     restored_start = {}
     train(env, restore_params=loaded, policy_params_fn=restored_start.setdefault, **kw)
     jax.tree.map(np.testing.assert_array_equal, restored_start[0], params)
+
+
+def test_whole_training_state_round_trips_and_resumes(tmp_path):
+    """checkpoint_fn -> checkpoints.save -> load_params(init_training_state) -> restore_state:
+    Adam's moments and count, the RNG key and the step count continue."""
+    env = CueMemoryEnv(hidden_steps=2)
+    kw = dict(
+        num_envs=8, unroll_length=4, num_minibatches=2, num_updates_per_batch=2,
+        hidden_size=8, wrap_env_fn=wrap, num_evals=3, num_eval_envs=4, learning_rate=1e-3,
+    )  # fmt: skip
+    states = {}
+
+    def keep(step, state):
+        states[step] = state
+        checkpoints.save(tmp_path, step, state, {"network": {"hidden_size": 8}})
+
+    train(env, num_timesteps=128, checkpoint_fn=keep, **kw)
+    assert sorted(states) == [64, 128]
+    net = GRUActorCritic(action_size=1, hidden_size=8)
+    template = init_training_state(net, 2, learning_rate=1e-3, max_grad_norm=0.5)
+    ckpt = checkpoints.list_checkpoints(tmp_path)[0]
+    loaded, meta = checkpoints.load_params(ckpt, template)
+    assert meta["step"] == 64
+    jax.tree.map(np.testing.assert_array_equal, loaded, states[64])
+    adam = loaded["opt_state"][1][0]
+    # 2 training steps of 2 epochs x 2 minibatches
+    assert int(adam.count) == 8 and float(jnp.abs(adam.mu["params"]["log_std"]).sum()) > 0
+    resumed = {}
+    train(env, num_timesteps=64, checkpoint_fn=resumed.__setitem__, restore_state=loaded, **kw)
+    assert sorted(resumed) == [96, 128]  # the step count continues
+    end = resumed[128]
+    assert int(end["env_steps"]) == 128
+    assert int(end["opt_state"][1][0].count) == 2 * adam.count  # Adam's count continues
+    with pytest.raises(ValueError, match="not both"):
+        train(env, num_timesteps=64, restore_state=loaded, restore_params=loaded, **kw)
 
 
 @pytest.mark.slow

@@ -138,7 +138,11 @@ def test_presets_resolve_and_reject_unknown_options():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--preset", "huge", "--out", "x"], "invalid choice"),
+        (["--preset", "huge", "--out", "x"], "no preset 'huge' for policy 'mlp'; valid:"),
+        (["--preset", "huge", "--policy", "connectome", "--out", "x"], "valid: ['smoke'"),
+        (["--policy", "lstm", "--out", "x"], "invalid choice"),
+        (["--task", "Swim", "--out", "x"], "Swim"),
+        (["--out", "{tmp}/r", "--resume", "--policy", "connectome"], "--resume"),
         (["--out", "{tmp}/r", "--set", "speeed=3"], "valid options"),
         (["--out", "{tmp}/r", "--set", "action_mode=legs"], "action_mode"),
         (["--out", "{tmp}/r", "--set", "noequals"], "KEY=VALUE"),

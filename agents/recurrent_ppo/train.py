@@ -129,28 +129,33 @@ def make_evaluator(
     eval_env: Any, network: RecurrentNetwork, num_eval_envs: int, episode_length: int
 ) -> Callable[[Any, Any, jax.Array], dict[str, jax.Array]]:
     """``evaluate(params, normalizer, key) -> metrics``: one episode per environment with the
-    deterministic policy (``tanh(mean)``); ``eval/episode_reward`` is the mean return."""
+    deterministic policy (``tanh(mean)``); ``eval/episode_reward`` is the mean return and
+    ``eval/episode_<name>`` the mean over episodes of each env metric's sum over its episode
+    (as Brax's evaluator)."""
 
     def evaluate(params, normalizer, key):
         state = eval_env.reset(jax.random.split(key, num_eval_envs))
         alive = jnp.ones((num_eval_envs,))
+        sums = {k: jnp.zeros((num_eval_envs,)) for k, v in state.metrics.items() if v.ndim == 1}
 
         def step(c, _):
-            state, carry, ret, length, alive = c
+            state, carry, ret, length, alive, sums = c
             carry, action, _ = policy_step(
                 network, params, normalizer, carry, state.obs, state.done > 0, None
             )
             nstate = eval_env.step(state, action)
             ret = ret + nstate.reward * alive
+            sums = {k: v + nstate.metrics[k] * alive for k, v in sums.items()}
             length = length + alive
-            return (nstate, carry, ret, length, alive * (1 - nstate.done)), None
+            return (nstate, carry, ret, length, alive * (1 - nstate.done), sums), None
 
-        init = (state, network.initial_carry(num_eval_envs), alive * 0, alive * 0, alive)
-        (_, _, ret, length, _), _ = jax.lax.scan(step, init, None, length=episode_length)
+        init = (state, network.initial_carry(num_eval_envs), alive * 0, alive * 0, alive, sums)
+        (_, _, ret, length, _, sums), _ = jax.lax.scan(step, init, None, length=episode_length)
         return {
             "eval/episode_reward": jnp.mean(ret),
             "eval/episode_reward_std": jnp.std(ret),
             "eval/avg_episode_length": jnp.mean(length),
+            **{f"eval/episode_{k}": jnp.mean(v) for k, v in sums.items()},
         }
 
     return evaluate
@@ -164,6 +169,33 @@ def init_params(
     key = jax.random.PRNGKey(0) if key is None else key
     normalizer = running_statistics.init_state(specs.Array((obs_size,), jnp.float32))
     return {"normalizer": normalizer, "network": network.init(key, obs_size)}
+
+
+def make_optimizer(learning_rate: float, max_grad_norm: float) -> optax.GradientTransformation:
+    """Adam after global-norm gradient clipping."""
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+
+
+def training_state(ts: TrainState) -> dict[str, Any]:
+    """What a checkpoint keeps of ``ts`` for an exact resume (not the envs or policy state)."""
+    return {
+        "normalizer": ts.normalizer,
+        "network": ts.params,
+        "opt_state": ts.opt_state,
+        "key": ts.key,
+        "env_steps": ts.env_steps,
+    }
+
+
+def init_training_state(
+    network: RecurrentNetwork, obs_size: int, learning_rate: float, max_grad_norm: float
+) -> dict[str, Any]:
+    """A fresh training state of :func:`training_state`'s structure: the template to load a
+    checkpoint written by ``checkpoint_fn`` into."""
+    start = init_params(network, obs_size)
+    opt_state = make_optimizer(learning_rate, max_grad_norm).init(start["network"])
+    key = jax.random.PRNGKey(0)
+    return {**start, "opt_state": opt_state, "key": key, "env_steps": jnp.zeros((), jnp.int32)}
 
 
 def train(
@@ -193,6 +225,8 @@ def train(
     progress_fn: Callable[[int, dict[str, Any]], None] = lambda *_: None,
     policy_params_fn: Callable[[int, dict[str, Any]], None] = lambda *_: None,
     restore_params: dict[str, Any] | None = None,
+    checkpoint_fn: Callable[[int, dict[str, Any]], None] | None = None,
+    restore_state: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train a recurrent policy with PPO on a Brax ``environment`` (unbatched ``brax.envs.Env``).
 
@@ -206,12 +240,21 @@ def train(
         hidden_size, recurrent: of the default :class:`GRUActorCritic` (``recurrent=False``:
             the feed-forward control); ignored when ``network`` is given.
         network: any :class:`RecurrentNetwork` (a connectome controller, say).
-        num_evals: evaluations, the first before training (as Brax); each calls
+        num_evals: evaluations, the first before training (as Brax), each on the same
+            ``num_eval_envs`` episodes (one key) with the deterministic policy; each calls
             ``progress_fn(env_steps, metrics)``, then ``policy_params_fn(env_steps, params)``
             with ``params`` as returned (to checkpoint with :func:`agents.checkpoints.save`).
         restore_params: ``{"normalizer": ..., "network": ...}`` to start from (e.g. loaded with
             :func:`agents.checkpoints.load_params` against :func:`init_params`); the optimiser
-            state restarts, as in :mod:`agents.ppo`'s resume.
+            state restarts.
+        checkpoint_fn: called after every evaluation but the first as
+            ``checkpoint_fn(env_steps, state)`` with the whole training state
+            ``{"normalizer", "network", "opt_state", "key", "env_steps"}`` (template:
+            :func:`init_training_state`), to save for an exact resume.
+        restore_state: such a state to continue from: parameters, normaliser, Adam moments and
+            count, the RNG key and the step count all continue; ``num_timesteps`` counts the
+            steps still to train. The environments and the policy state restart (fresh episodes
+            drawn from the restored key). Excludes ``restore_params``.
         Others as in ``brax.training.agents.ppo.train``.
 
     Returns:
@@ -225,21 +268,25 @@ def train(
     env = wrap_env_fn(environment, episode_length=episode_length, action_repeat=action_repeat)
     if network is None:
         network = GRUActorCritic(environment.action_size, hidden_size, recurrent)
-    optimizer = optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+    optimizer = make_optimizer(learning_rate, max_grad_norm)
+    if restore_state is not None and restore_params is not None:
+        raise ValueError("pass restore_state or restore_params, not both")
 
     key_init, key_env, key_train, key_eval = jax.random.split(jax.random.PRNGKey(seed), 4)
+    if restore_state is not None:  # continue the run's key stream; fresh episodes from it
+        key_train, key_env, key_eval = jax.random.split(jnp.asarray(restore_state["key"]), 3)
     env_state = jax.jit(env.reset)(jax.random.split(key_env, num_envs))
     obs_size = int(env_state.obs.shape[-1])
-    start = init_params(network, obs_size, key_init) if restore_params is None else restore_params
+    start = restore_state or restore_params or init_params(network, obs_size, key_init)
     params = start["network"]
     ts = TrainState(
         params=params,
-        opt_state=optimizer.init(params),
+        opt_state=start.get("opt_state", optimizer.init(params)),
         normalizer=start["normalizer"],
         env_state=env_state,
         carry=network.initial_carry(num_envs),
         key=key_train,
-        env_steps=jnp.zeros((), jnp.int32),
+        env_steps=jnp.asarray(start.get("env_steps", 0), jnp.int32),
     )
     step = make_training_step(
         env, network, optimizer, num_envs=num_envs, unroll_length=unroll_length,
@@ -262,15 +309,16 @@ def train(
         return {k_: float(v) for k_, v in evaluate(ts.params, ts.normalizer, k).items()}
 
     metrics: dict[str, Any] = {}
-    eval_keys = jax.random.split(key_eval, n_epochs + 1)
     if num_evals > 1:
-        metrics = eval_metrics(ts, eval_keys[0])
+        metrics = eval_metrics(ts, key_eval)
         progress_fn(0, metrics)
         policy_params_fn(0, {"normalizer": ts.normalizer, "network": ts.params})
-    for i in range(n_epochs):
+    for _ in range(n_epochs):
         ts, train_m = train_epoch(ts)
         metrics = {k: float(np.asarray(v)) for k, v in train_m.items()}
-        metrics.update(eval_metrics(ts, eval_keys[i + 1]))
+        metrics.update(eval_metrics(ts, key_eval))
         progress_fn(int(ts.env_steps), metrics)
         policy_params_fn(int(ts.env_steps), {"normalizer": ts.normalizer, "network": ts.params})
+        if checkpoint_fn is not None:
+            checkpoint_fn(int(ts.env_steps), training_state(ts))
     return {"normalizer": ts.normalizer, "network": ts.params}, metrics

@@ -13,6 +13,7 @@ import functools
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from flyenvs.tasks.base import Task, guard_transition
 
@@ -24,8 +25,17 @@ def reset_jax(task: Task, backend: Any, rng: jax.Array, params: Any = None):
     return physics, task.observe(backend.readout(physics), info), info
 
 
+def clip_action(task: Task, action: Any) -> jax.Array:
+    """``action`` as float32 clipped to the task's action bounds: the one rule every backend
+    applies before the controller and the reward see it (so ``prev_action`` and the
+    ``action_rate`` term agree between the Gymnasium and Brax paths for any action)."""
+    ctrl = task.controller
+    return jnp.clip(jnp.asarray(action, jnp.float32), ctrl.action_low, ctrl.action_high)
+
+
 def step_jax(task: Task, backend: Any, physics: Any, info: dict, action: jax.Array, params=None):
     """(physics state, transition dict) after one control step (pure; ``lax.scan`` inside)."""
+    action = clip_action(task, action)
     ctrl, adhesion, info = task.controls(action, info, params)
     if hasattr(backend, "step_schedule"):  # a host engine: the whole schedule in one call
         physics = backend.step_schedule(physics, ctrl, adhesion, task.n_substeps)
@@ -56,6 +66,7 @@ class NumpyStepper:
         self.backend = backend
         self.reset_fn = jax.jit(task.reset)
         self.controls_fn = jax.jit(task.controls)
+        self.clip_fn = jax.jit(functools.partial(clip_action, task))
         self.observe_fn = jax.jit(task.observe)
         # two programs: the task's transition compiles exactly as without the guard (its
         # float32 sums fused alone), so a normal step's numbers stay bit-identical
@@ -74,6 +85,7 @@ class NumpyStepper:
 
     def step(self, physics: Any, info: dict, action: Any, params: Any = None):
         """(physics state, transition dict) after one control step."""
+        action = self.clip_fn(action)
         ctrl, adhesion, info = self.controls_fn(action, info, params)
         ctrl, adhesion = jax.device_get((ctrl, adhesion))
         for k in range(ctrl.shape[0]):

@@ -1,0 +1,248 @@
+"""The connectome Walk policy: observation -> descending neurons -> VNC -> joint targets.
+
+A :class:`agents.recurrent_ppo.networks.RecurrentNetwork` for the recurrent PPO trainer, on a
+task in the ``"joints"`` action mode with ``action.joints.n_chunk = C``::
+
+    obs (proprioception, command; normalised)
+      -> readout:  dn_k = drive_center + drive_gain * tanh(W obs + b)_k    (one per DN input)
+      -> VNC:      C chunks of n_sub Euler steps of vnc_dt_s (the circuit, its rates the carry)
+      -> motor:    joint_target_rad [C, 42] at the end of each chunk, as joint-range units u
+      -> action mean (pre-tanh):  atanh(u) for the 42 targets of each chunk row, and
+                   adhesion_gain * (adhesion_threshold - mean motor_u of the leg) for its 6
+                   adhesion entries (on in firm stance, as the ``"vnc"`` action mode)
+
+The action noise (the PPO Gaussian, ``log_std``) is added at the motor output, after the VNC,
+so the policy gradient reaches the VNC's parameters through the action mean. The value head is
+an MLP on the observation and the VNC's rates before the step (``tanh(rate / 50 Hz)``: the
+critic sees the rhythm's phase).
+
+Parameters (``params`` dict): ``readout`` (``w`` [obs, n_dn], ``b`` [n_dn]; ``w`` starts at 0,
+so the untrained policy drives every DN at ``drive_center``, the network's walking drive);
+``vnc`` (the circuit's type-level parameters as dimensionless changes ``d`` from the
+connectome-derived values p0, all 0 at the start: ``p0 * exp(d)`` for the positive time
+constants, gains, synapse strengths and motor scale and for the signed joint amplitudes,
+``p0 + d * max(|p0|, 1)`` for the thresholds, ``p0 + d`` rad for the joint centres; so one
+learning rate suits parameters whose values span 0.02 s to 80; names not in
+``circuit.trainable`` get no gradient); ``adhesion_gain`` []; ``log_std`` [C * 48]; ``value``
+(MLP). At an episode start
+the carry becomes ``warm_rates_hz``: the VNC's rates after ``warmup_s`` at ``drive_center``
+with its initial parameters (from rest, every leg presses into stance at once and pitches the
+fly onto its abdomen; docs/vnc.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from flyenvs.body import constants
+from flyenvs.connectome import circuit as circuit_lib
+from flyenvs.connectome.vnc.circuit import VNCCircuit
+from flyenvs.connectome.vnc.network import VNCState
+
+#: Rate scale (Hz) of the ``tanh`` squashing of the rates the critic sees.
+FEATURE_RATE_HZ = 50.0
+#: Joint-range units are clipped to +-(1 - UNIT_MARGIN) before ``atanh``.
+UNIT_MARGIN = 1e-3
+N_ROW = constants.N_LEG_JOINTS + constants.N_ADHESION
+
+
+def _dense_init(key: jax.Array, n_in: int, n_out: int, scale: float) -> dict[str, jax.Array]:
+    w = jax.nn.initializers.orthogonal(scale)(key, (n_in, n_out), jnp.float32)
+    return {"w": w, "b": jnp.zeros((n_out,), jnp.float32)}
+
+
+def _mlp(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
+    for layer in params[:-1]:
+        x = jnp.tanh(x @ layer["w"] + layer["b"])
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class VNCWalkPolicy:
+    """Readout -> VNC circuit -> chunked joint targets (see the module docstring).
+
+    Args:
+        circuit: the VNC behind the circuit interface (its ``trainable`` names what learns).
+        joint_range_rad: [42, 2] (low, high) of the leg actuators (the task's "joints" ranges).
+        n_chunk: C, command rows per control step (the task's ``action.joints.n_chunk``).
+        control_dt_s: the task's control period (s).
+        vnc_dt_s: VNC Euler step (s), at most 2 ms; ``control_dt_s / (C * vnc_dt_s)`` must be a
+            whole number (n_sub, the steps per chunk row).
+        drive_center, drive_gain: DN input = center + gain * tanh(readout) (default 225 +- 25,
+            the ``"vnc"`` action mode's range).
+        adhesion_threshold: adhesion is on where the leg's mean motor_u is below this.
+        init_adhesion_gain: initial slope (pre-tanh per unit of motor_u) of the adhesion mean.
+        value_hidden: hidden sizes of the value MLP.
+        init_log_std: initial log standard deviation of the pre-tanh action noise.
+        warmup_s: VNC warm-up (s) that gives the episode-start carry.
+    """
+
+    circuit: VNCCircuit
+    joint_range_rad: np.ndarray
+    n_chunk: int = 2
+    control_dt_s: float = 0.02
+    vnc_dt_s: float = 1e-3
+    drive_center: float = 225.0
+    drive_gain: float = 25.0
+    adhesion_threshold: float = -0.3
+    init_adhesion_gain: float = 10.0
+    value_hidden: tuple[int, ...] = (64, 64)
+    init_log_std: float = -1.0
+    warmup_s: float = 0.3
+
+    def __post_init__(self) -> None:
+        rng = np.asarray(self.joint_range_rad, np.float32)
+        if rng.shape != (constants.N_LEG_JOINTS, 2) or not np.all(rng[:, 1] > rng[:, 0]):
+            raise ValueError(f"joint_range_rad must be [42, 2] with high > low, got {rng.shape}")
+        if not 0 < self.vnc_dt_s <= 2e-3:
+            raise ValueError(f"vnc_dt_s must be in (0, 0.002] s, got {self.vnc_dt_s}")
+        n_sub = self.control_dt_s / (self.n_chunk * self.vnc_dt_s)
+        if int(self.n_chunk) < 1 or abs(n_sub - round(n_sub)) > 1e-6 or round(n_sub) < 1:
+            raise ValueError(
+                f"control_dt_s / (n_chunk * vnc_dt_s) must be a whole number >= 1, got "
+                f"{self.control_dt_s} / ({self.n_chunk} * {self.vnc_dt_s}) = {n_sub:.4g}"
+            )
+        object.__setattr__(self, "joint_range_rad", rng)
+        object.__setattr__(self, "_warm", self._warm_rates())
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_sub(self) -> int:
+        """VNC Euler steps per chunk row."""
+        return round(self.control_dt_s / (self.n_chunk * self.vnc_dt_s))
+
+    @property
+    def action_size(self) -> int:
+        return self.n_chunk * N_ROW
+
+    @property
+    def warm_rates_hz(self) -> np.ndarray:
+        """[n_neurons] (Hz): the carry at an episode start."""
+        return self._warm  # type: ignore[attr-defined]
+
+    def _warm_rates(self) -> np.ndarray:
+        c = self.circuit
+        params = c.init_params(None)
+        state = c.init_state(params, 1)
+        n = max(1, math.ceil(self.warmup_s / self.vnc_dt_s))
+        drive = jnp.full((1, c.n_inputs), self.drive_center, jnp.float32)
+        state, _ = jax.jit(lambda s: circuit_lib.run(c, params, s, drive, self.vnc_dt_s, n))(state)
+        return np.asarray(state.rates_hz[0])
+
+    # ---------------------------------------------------------- interface
+    def init(self, rng: jax.Array, obs_size: int) -> dict[str, Any]:
+        """Fresh parameters for observations of ``obs_size`` entries."""
+        k_value, k_vnc = jax.random.split(rng)
+        sizes = (obs_size + self.circuit.network.n_neurons, *self.value_hidden, 1)
+        keys = jax.random.split(k_value, len(sizes) - 1)
+        value = [
+            _dense_init(k, a, b, 1.0 if b == 1 else math.sqrt(2))
+            for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)
+        ]
+        n_dn = self.circuit.n_inputs
+        p0 = self.circuit.init_params(k_vnc)
+        return {
+            "readout": {"w": jnp.zeros((obs_size, n_dn)), "b": jnp.zeros((n_dn,))},
+            "vnc": {k: jnp.zeros_like(v) for k, v in p0.items()},
+            "adhesion_gain": jnp.asarray(self.init_adhesion_gain, jnp.float32),
+            "log_std": jnp.full((self.action_size,), self.init_log_std, jnp.float32),
+            "value": value,
+        }
+
+    def initial_carry(self, batch: int) -> VNCState:
+        """``VNCState`` with rates [batch, n_neurons]: :attr:`warm_rates_hz` for every row."""
+        warm = jnp.asarray(self.warm_rates_hz)
+        return VNCState(rates_hz=jnp.broadcast_to(warm, (batch, warm.shape[0])))
+
+    def dn_input(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
+        """Descending-neuron input currents [batch, n_dn] for normalised obs [batch, O]."""
+        r = params["readout"]
+        return self.drive_center + self.drive_gain * jnp.tanh(obs @ r["w"] + r["b"])
+
+    def vnc_params(self, params: dict[str, Any]) -> dict[str, jax.Array]:
+        """The circuit's parameters (physical units) from the policy's changes ``params["vnc"]``
+        (see the module docstring); frozen names carry no gradient."""
+        p0, d = self.circuit.init_params(None), params["vnc"]
+        out = {}
+        for name, base in p0.items():
+            if name == "threshold":
+                out[name] = base + d[name] * jnp.maximum(jnp.abs(base), 1.0)
+            elif name == "joint_center_rad":
+                out[name] = base + d[name]
+            else:
+                out[name] = base * jnp.exp(d[name])
+        return self.circuit.freeze(out)
+
+    def motor(
+        self, params: dict[str, Any], carry: VNCState, dn: jax.Array
+    ) -> tuple[VNCState, dict[str, jax.Array]]:
+        """Run the VNC over one control step with ``dn`` [batch, n_dn] held. Returns the carry
+        and ``joint_target_rad``, ``motor_u`` [batch, C, 42], ``pool_rates_hz``
+        [batch, C, n_pools] at the end of each chunk row."""
+        c = self.circuit
+        vnc = self.vnc_params(params)
+
+        def row(state, _):
+            state, out = circuit_lib.run(c, vnc, state, dn, self.vnc_dt_s, self.n_sub)
+            return state, out
+
+        carry, outs = jax.lax.scan(row, carry, None, length=self.n_chunk)
+        return carry, {k: jnp.swapaxes(v, 0, 1) for k, v in outs.items()}
+
+    def apply(
+        self, params: dict[str, Any], carry: VNCState, obs: jax.Array, reset: jax.Array
+    ) -> tuple[VNCState, tuple[jax.Array, jax.Array], jax.Array]:
+        """One control step for a batch (the RecurrentNetwork contract): obs [B, O] normalised,
+        reset [B] bool -> (carry, (mean, log_std) [B, C * 48], value [B])."""
+        warm = self.initial_carry(obs.shape[0])
+        carry = VNCState(jnp.where(reset[:, None], warm.rates_hz, carry.rates_hz))
+        features = jnp.tanh(carry.rates_hz / FEATURE_RATE_HZ)
+        value = _mlp(params["value"], jnp.concatenate([obs, features], axis=-1))[:, 0]
+        carry, out = self.motor(params, carry, self.dn_input(params, obs))
+        low, high = self.joint_range_rad[:, 0], self.joint_range_rad[:, 1]
+        unit = 2.0 * (out["joint_target_rad"] - low) / (high - low) - 1.0
+        unit = jnp.clip(unit, -1.0 + UNIT_MARGIN, 1.0 - UNIT_MARGIN)
+        legs = out["motor_u"].reshape(*out["motor_u"].shape[:2], constants.N_ADHESION, -1)
+        adhesion = params["adhesion_gain"] * (self.adhesion_threshold - legs.mean(-1))
+        mean = jnp.concatenate([jnp.arctanh(unit), adhesion], axis=-1)  # [B, C, 48]
+        mean = mean.reshape(obs.shape[0], self.action_size)
+        log_std = jnp.broadcast_to(params["log_std"], mean.shape)
+        return carry, (mean, log_std), value
+
+
+def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> VNCWalkPolicy:
+    """The policy for a task (``env.task`` of ``flyenvs.brax.make``, or
+    ``registry.make_task``) in the ``"joints"`` action mode: its joint ranges, ``n_chunk`` and
+    control period; on the embedded default VNC or, with ``manc_dir`` in ``kwargs``, the
+    MANC-derived graph. ``trainable``: the VNC parameters that learn (None: all; ``()``: the
+    VNC frozen, readout only). Other ``kwargs``: :class:`VNCWalkPolicy`'s options."""
+    from flyenvs.connectome import vnc
+    from flyenvs.tasks.action_modes.base import joint_range_rad
+
+    config = task.config
+    if config.action_mode != "joints":
+        raise ValueError(
+            "the connectome Walk policy drives the 'joints' action mode, got "
+            f"{config.action_mode!r}"
+        )
+    valid = {f.name for f in dataclasses.fields(VNCWalkPolicy)} - {
+        "circuit", "joint_range_rad", "n_chunk", "control_dt_s",
+    }  # fmt: skip
+    unknown = sorted(set(kwargs) - valid - {"manc_dir"})
+    if unknown:
+        raise KeyError(f"unknown connectome policy options {unknown}; valid: {sorted(valid)}")
+    manc_dir = kwargs.pop("manc_dir", None) or None
+    circuit = VNCCircuit(vnc.build(manc_dir), trainable=trainable)
+    return VNCWalkPolicy(
+        circuit,
+        joint_range_rad(task.model),
+        n_chunk=int(config.action.joints.n_chunk),
+        control_dt_s=float(config.control_dt_s),
+        **kwargs,
+    )

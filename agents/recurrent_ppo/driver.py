@@ -1,0 +1,167 @@
+"""Run directories for the recurrent PPO trainer: the connectome (VNC) policy and the GRU.
+
+The same layout, CLI and progress as :mod:`agents.ppo` (``config.json``, ``metrics.csv``,
+atomic checkpoints), with what Brax PPO cannot give: a checkpoint holds the whole training
+state (parameters, normaliser, Adam's moments and count, the RNG key and the step count;
+:func:`agents.recurrent_ppo.train.training_state`), so ``resume=True`` continues the optimiser
+and the key stream exactly. Only the environments and the policy state restart (fresh episodes).
+
+``cfg["policy"]``: ``"connectome"`` (:mod:`agents.connectome_walk`, options in
+``cfg["connectome"]``, e.g. ``{"trainable": []}`` for a frozen VNC) or ``"gru"``
+(:class:`~agents.recurrent_ppo.networks.GRUActorCritic`, options in ``cfg["network"]``).
+``cfg["ppo"]`` holds :func:`agents.recurrent_ppo.train.train`'s keyword arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agents import checkpoints
+
+#: Recurrent policies and what builds them (see the module docstring).
+POLICIES: tuple[str, ...] = ("connectome", "gru")
+
+
+def make_network(cfg: dict[str, Any], task: Any, action_size: int) -> Any:
+    """The :class:`RecurrentNetwork` of ``cfg["policy"]`` for ``task`` (``env.task``)."""
+    from agents import connectome_walk
+    from agents.recurrent_ppo.networks import GRUActorCritic
+
+    kind = cfg.get("policy")
+    if kind == "connectome":
+        options = dict(cfg.get("connectome", {}))
+        trainable = options.pop("trainable", None)
+        trainable = None if trainable is None else tuple(trainable)
+        return connectome_walk.make(task, trainable=trainable, **options)
+    if kind == "gru":
+        return GRUActorCritic(action_size, **cfg.get("network", {}))
+    raise ValueError(f"recurrent policy must be one of {POLICIES}, got {kind!r}")
+
+
+def template(meta: dict[str, Any]) -> dict[str, Any]:
+    """The training-state template a checkpoint with this ``meta`` loads into."""
+    from agents.recurrent_ppo.train import init_training_state
+    from flyenvs.tasks import registry
+
+    task = registry.make_task(meta["task"], **meta["env_config"])
+    cfg = meta["train"]
+    network = make_network(cfg, task, task.action_size)
+    ppo = cfg["ppo"]
+    return init_training_state(
+        network,
+        int(meta["network"]["observation_size"]),
+        float(ppo.get("learning_rate", 3e-4)),
+        float(ppo.get("max_grad_norm", 0.5)),
+    )
+
+
+def run_meta(cfg: dict[str, Any], env: Any, revision: str = "") -> dict[str, Any]:
+    """The metadata every checkpoint of a recurrent run carries (what :func:`template` and
+    ``agents.policies.load`` rebuild the policy from)."""
+    return {
+        "task": cfg["task"],
+        "env_config": env.config.to_dict(),
+        "policy": cfg["policy"],
+        "train": cfg,
+        "network": {
+            "observation_size": env.task.observation_size,
+            "observation_entries": [
+                [k, list(v.shape)] for k, v in env.task.observation_spec.items()
+            ],
+            "action_size": env.action_size,
+        },
+        "backend": cfg.get("backend", "mujoco"),
+        "git_revision": revision,
+    }
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def train(
+    run_dir: str | Path,
+    cfg: dict[str, Any] | None = None,
+    resume: bool = False,
+    on_eval: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) a recurrent run in ``run_dir``; as :func:`agents.ppo.train`."""
+    import jax
+
+    import flyenvs.brax
+    from agents.ppo import _MetricsCSV, eval_row
+    from agents.recurrent_ppo.train import train as recurrent_train
+
+    run_dir = Path(run_dir)
+    start_step, restore = 0, None
+    if resume:
+        config_path = run_dir / "config.json"
+        if not config_path.is_file():
+            raise FileNotFoundError(f"cannot resume: {config_path} does not exist")
+        cfg = json.loads(config_path.read_text())["train"]
+        checkpoints.remove_temporaries(run_dir)
+        if checkpoints.list_checkpoints(run_dir):
+            restore, meta, _ = checkpoints.load_latest_valid(run_dir, template, warn=_warn)
+            start_step = int(meta["step"])
+    elif cfg is None:
+        raise ValueError("pass cfg (from agents.ppo.resolve_preset) or resume=True")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    backend = cfg.get("backend", "mujoco")
+    env = flyenvs.brax.make(
+        cfg["task"], backend=backend, n_threads=cfg.get("threads"), **cfg["env"]
+    )
+    network = make_network(cfg, env.task, env.action_size)
+    revision = checkpoints.git_revision()
+    if not resume:
+        record = {"train": cfg, "env_config": env.config.to_dict(), "git_revision": revision}
+        (run_dir / "config.json").write_text(json.dumps(record, indent=2, default=list))
+    meta = run_meta(cfg, env, revision)
+
+    ppo = dict(cfg["ppo"])
+    total = ppo.pop("num_timesteps")
+    remaining = total - start_step
+    summary: dict[str, Any] = {"start_step": start_step, "total_steps": total, "evals": []}
+    if remaining <= 0:
+        summary["final_step"] = start_step
+        return summary
+    per_update = ppo["num_envs"] * ppo["unroll_length"]
+    n_ckpt = max(1, math.ceil(remaining / cfg["checkpoint_every"]))
+    n_ckpt = min(n_ckpt, max(1, remaining // per_update))
+    csv_writer = _MetricsCSV(run_dir / "metrics.csv")
+    t0 = time.monotonic()
+
+    def progress(step: int, metrics: dict[str, Any]) -> None:
+        if resume and step == start_step and restore is not None:
+            return  # the resumed state was evaluated when it was saved
+        row = eval_row(step, time.monotonic() - t0, metrics)
+        csv_writer.write(row)
+        summary["evals"].append(row)
+        if on_eval is not None:
+            on_eval(step, row)
+
+    def save(step: int, state: dict[str, Any]) -> None:
+        checkpoints.save(run_dir, step, state, meta)
+        summary["final_step"] = step
+
+    recurrent_train(
+        env,
+        num_timesteps=remaining,
+        network=network,
+        episode_length=env.episode_length,
+        num_evals=n_ckpt + 1,
+        progress_fn=progress,
+        checkpoint_fn=save,
+        restore_state=restore,
+        **ppo,
+    )
+    jax.effects_barrier()
+    summary["wall_s"] = time.monotonic() - t0
+    return summary

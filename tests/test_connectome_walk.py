@@ -1,0 +1,103 @@
+"""The connectome Walk policy (agents.connectome_walk): readout -> VNC -> chunked joint targets.
+Untrained it walks (the VNC's own rhythm at the nominal drive); PPO's gradient reaches the VNC's
+type-level parameters through the action mean, and none of them when the VNC is frozen."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from brax.training.acme import running_statistics, specs
+
+import flyenvs.brax
+from agents import connectome_walk
+from agents.recurrent_ppo.networks import gaussian_log_prob
+from agents.recurrent_ppo.rollout import policy_step
+
+N_ENVS, STEPS = 8, 75  # 1.5 s of 20 ms control steps
+
+
+@pytest.fixture(scope="module")
+def env():
+    return flyenvs.brax.make(
+        "Walk", backend="mujoco", action_mode="joints", action__joints__n_chunk=2,
+        episode_length=STEPS,
+    )  # fmt: skip
+
+
+def _normalizer(size: int):
+    return running_statistics.init_state(specs.Array((size,), jnp.float32))
+
+
+def test_untrained_policy_walks_forward_without_falling(env):
+    pol = connectome_walk.make(env.task)
+    assert pol.action_size == env.action_size == 96 and pol.n_sub == 10
+    obs_size = env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    norm = _normalizer(obs_size)
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+
+    def body(c, _):
+        s, carry = c
+        carry, a, _ = policy_step(pol, params, norm, carry, s.obs, s.done > 0, None)
+        s = wrapped.step(s, a)
+        return (s, carry), (s.metrics["forward_speed_mm_s"], s.done)
+
+    start = (wrapped.reset(jax.random.split(jax.random.PRNGKey(1), N_ENVS)), None)
+    start = (start[0], pol.initial_carry(N_ENVS))
+    _, (speed, done) = jax.jit(lambda c: jax.lax.scan(body, c, None, length=STEPS))(start)
+    speed = np.asarray(speed)[25:]  # after 0.5 s
+    assert not np.asarray(done)[:-1].any(), "the nominal VNC gait fell"
+    assert 2.0 < speed.mean() < 6.0, speed.mean()  # the "vnc" mode's zero action: ~3 mm/s
+
+
+def _log_prob_grads(pol, obs_size):
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (4, obs_size))
+    carry = pol.initial_carry(4)
+    action = jax.random.normal(jax.random.PRNGKey(2), (4, pol.action_size))
+
+    def loss(p):
+        _, (mean, log_std), value = pol.apply(p, carry, obs, jnp.zeros((4,), bool))
+        return jnp.sum(gaussian_log_prob(action, mean, log_std)) + jnp.sum(value)
+
+    return jax.grad(loss)(params)
+
+
+def test_policy_gradient_reaches_the_vnc_parameters_unless_frozen(env):
+    obs_size = env.task.observation_size
+    grads = _log_prob_grads(connectome_walk.make(env.task), obs_size)
+    for name in ("tau_s", "gain", "threshold", "strength", "joint_amplitude_rad"):
+        assert bool(jnp.any(grads["vnc"][name] != 0)), name
+    assert bool(jnp.any(grads["readout"]["w"] != 0))
+    frozen = _log_prob_grads(connectome_walk.make(env.task, trainable=()), obs_size)
+    assert all(not bool(jnp.any(g != 0)) for g in jax.tree.leaves(frozen["vnc"]))
+    assert bool(jnp.any(frozen["readout"]["w"] != 0))
+
+
+def test_reset_rows_restart_from_the_warm_state(env):
+    pol = connectome_walk.make(env.task)
+    obs_size = env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    obs = jnp.zeros((2, obs_size))
+    carry = pol.initial_carry(2)
+    carry, _, _ = pol.apply(params, carry, obs, jnp.zeros((2,), bool))
+    moved, _, _ = pol.apply(params, carry, obs, jnp.asarray([True, False]))
+    fresh, _, _ = pol.apply(params, pol.initial_carry(2), obs, jnp.zeros((2,), bool))
+    np.testing.assert_array_equal(moved.rates_hz[0], fresh.rates_hz[0])
+    assert not np.array_equal(moved.rates_hz[1], fresh.rates_hz[1])
+
+
+def test_bad_configurations_raise_clearly(env):
+    cpg = flyenvs.brax.make("Walk", backend="mujoco")
+    with pytest.raises(ValueError, match="'joints' action mode"):
+        connectome_walk.make(cpg.task)
+    with pytest.raises(ValueError, match=r"vnc_dt_s must be in \(0, 0.002\]"):
+        connectome_walk.make(env.task, vnc_dt_s=0.005)
+    with pytest.raises(ValueError, match="whole number"):
+        connectome_walk.make(env.task, vnc_dt_s=0.0015)
+    with pytest.raises(ValueError, match="unknown parameters"):
+        connectome_walk.make(env.task, trainable=("weights",))
+    with pytest.raises(KeyError, match="valid:.*drive_gain"):
+        connectome_walk.make(env.task, drive_gian=3.0)

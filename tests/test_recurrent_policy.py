@@ -1,0 +1,104 @@
+"""Stateful Gymnasium policies from recurrent runs (``agents.policies.load`` ->
+``RecurrentPolicy``): the connectome VNC policy runs in a plain ``gymnasium.make`` loop on C
+MuJoCo, holds its state between calls, and earns the same return there as in the Brax env on
+the same seeds."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from gymnasium.utils import seeding
+
+import flyenvs.brax
+from agents import checkpoints, policies, ppo
+from agents.recurrent_ppo import driver
+from agents.recurrent_ppo.rollout import policy_step
+from agents.recurrent_ppo.train import init_training_state
+
+STEPS, SEEDS = 25, (0, 1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A connectome run dir with one checkpoint whose readout is random (a policy that
+    reacts to its observation; training is covered elsewhere)."""
+    cfg = ppo.resolve_preset("connectome_smoke", env={"episode_length": STEPS})
+    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
+    network = driver.make_network(cfg, env.task, env.action_size)
+    state = init_training_state(network, env.task.observation_size, 1e-3, 0.5)
+    w = state["network"]["readout"]["w"]
+    state["network"]["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), w.shape)
+    path = tmp_path_factory.mktemp("connectome_run")
+    checkpoints.save(path, 640, state, driver.run_meta(cfg, env))
+    return path, env, network, state
+
+
+def _gym_returns(policy) -> list[float]:
+    env = gym.make(policy.gym_id, **policy.env_config)
+    returns = []
+    for seed in SEEDS:
+        obs, _ = env.reset(seed=seed)
+        policy.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return returns
+
+
+def _brax_returns(env, network, state) -> np.ndarray:
+    """The same episodes in the Brax env: each seed's key drawn as FlyEnv.reset draws it."""
+    ints = [int(seeding.np_random(s)[0].integers(0, 2**31 - 1)) for s in SEEDS]
+    keys = jnp.stack([jax.random.PRNGKey(i) for i in ints])
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+
+    def body(c, _):
+        s, carry, alive, ret = c
+        carry, a, _ = policy_step(
+            network, state["network"], state["normalizer"], carry, s.obs, s.done > 0, None
+        )
+        s = wrapped.step(s, a)
+        return (s, carry, alive * (1 - s.done), ret + alive * s.reward), None
+
+    n = len(SEEDS)
+    start = (wrapped.reset(keys), network.initial_carry(n), jnp.ones(n), jnp.zeros(n))
+    (_, _, _, ret), _ = jax.jit(lambda c: jax.lax.scan(body, c, None, length=STEPS))(start)
+    return np.asarray(ret)
+
+
+def test_connectome_policy_runs_in_gymnasium_with_the_brax_return(run):
+    path, env, network, state = run
+    policy = policies.load(path)
+    assert isinstance(policy, policies.RecurrentPolicy)
+    gym_returns = np.asarray(_gym_returns(policy))
+    brax_returns = _brax_returns(env, network, state)
+    np.testing.assert_allclose(gym_returns.mean(), brax_returns.mean(), rtol=0.05)
+    np.testing.assert_allclose(gym_returns, brax_returns, rtol=0.05)  # episode by episode
+
+
+def test_policy_holds_its_state_until_reset(run):
+    policy = policies.load(run[0])
+    env = gym.make(policy.gym_id, **policy.env_config)
+    obs, _ = env.reset(seed=0)
+    first = policy(obs)
+    assert policy.state is not None
+    second = policy(obs)  # same observation, later in the VNC's rhythm: another action
+    assert not np.allclose(first, second)
+    policy.reset()
+    np.testing.assert_array_equal(policy(obs), first)
+    flat = policy.flatten(obs)
+    policy.reset()
+    batch = policy(np.stack([flat, flat]))
+    assert batch.shape == (2, policy.action_size)
+    np.testing.assert_allclose(batch[0], first, atol=1e-6)
+    with pytest.raises(ValueError, match="batch size changed"):
+        policy(flat)
+    with pytest.raises(ValueError, match="observation must be"):
+        policy.reset() or policy(np.zeros(3))
+    env.close()
