@@ -195,6 +195,18 @@ class VNCWalkPolicy:
         carry, outs = jax.lax.scan(row, carry, None, length=self.n_chunk)
         return carry, {k: jnp.swapaxes(v, 0, 1) for k, v in outs.items()}
 
+    def activity(
+        self, params: dict[str, Any], carry: VNCState, obs: jax.Array, reset: jax.Array
+    ) -> dict[str, jax.Array]:
+        """What the nervous system does in the step :meth:`apply` takes from the same inputs:
+        ``dn_input`` [B, n_dn] (input current of each descending neuron) and
+        ``pool_rates_hz`` [B, C, n_pools] (motor-pool rates at the end of each chunk row)."""
+        warm = self.initial_carry(obs.shape[0])
+        carry = VNCState(jnp.where(reset[:, None], warm.rates_hz, carry.rates_hz))
+        dn = self.dn_input(params, obs)
+        _, out = self.motor(params, carry, dn)
+        return {"dn_input": dn, "pool_rates_hz": out["pool_rates_hz"]}
+
     def apply(
         self, params: dict[str, Any], carry: VNCState, obs: jax.Array, reset: jax.Array
     ) -> tuple[VNCState, tuple[jax.Array, jax.Array], jax.Array]:
@@ -220,8 +232,10 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
     """The policy for a task (``env.task`` of ``flyenvs.brax.make``, or
     ``registry.make_task``) in the ``"joints"`` action mode: its joint ranges, ``n_chunk`` and
     control period; on the embedded default VNC or, with ``manc_dir`` in ``kwargs``, the
-    MANC-derived graph. ``trainable``: the VNC parameters that learn (None: all; ``()``: the
-    VNC frozen, readout only). Other ``kwargs``: :class:`VNCWalkPolicy`'s options."""
+    MANC-derived graph; ``wiring="shuffled"`` (with ``shuffle_seed``, default 0) rewires it
+    preserving every neuron's degrees (:func:`flyenvs.connectome.vnc.shuffle.shuffled`, the
+    control). ``trainable``: the VNC parameters that learn (None: all; ``()``: the VNC frozen,
+    readout only). Other ``kwargs``: :class:`VNCWalkPolicy`'s options."""
     from flyenvs.connectome import vnc
     from flyenvs.tasks.action_modes.base import joint_range_rad
 
@@ -234,11 +248,20 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
     valid = {f.name for f in dataclasses.fields(VNCWalkPolicy)} - {
         "circuit", "joint_range_rad", "n_chunk", "control_dt_s",
     }  # fmt: skip
-    unknown = sorted(set(kwargs) - valid - {"manc_dir"})
+    valid |= {"manc_dir", "wiring", "shuffle_seed"}
+    unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise KeyError(f"unknown connectome policy options {unknown}; valid: {sorted(valid)}")
-    manc_dir = kwargs.pop("manc_dir", None) or None
-    circuit = VNCCircuit(vnc.build(manc_dir), trainable=trainable)
+    network = vnc.build(kwargs.pop("manc_dir", None) or None)
+    wiring = kwargs.pop("wiring", "connectome")
+    seed = kwargs.pop("shuffle_seed", 0)
+    if wiring == "shuffled":
+        from flyenvs.connectome.vnc.shuffle import shuffled
+
+        network = shuffled(network, seed)
+    elif wiring != "connectome":
+        raise ValueError(f"wiring must be 'connectome' or 'shuffled', got {wiring!r}")
+    circuit = VNCCircuit(network, trainable=trainable)
     return VNCWalkPolicy(
         circuit,
         joint_range_rad(task.model),

@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from brax.training.acme import running_statistics
 from brax.training.agents.ppo import networks as ppo_networks
 
 from agents import checkpoints
@@ -109,6 +110,10 @@ class RecurrentPolicy(Policy):
     Attributes:
         network: the :class:`agents.recurrent_ppo.networks.RecurrentNetwork`.
         state: the controller state (carry) after the last call; None right after ``reset``.
+        activity: for networks with an ``activity`` method (the connectome VNC policy), what
+            its neurons did in the last call as numpy arrays (``dn_input`` [n_dn] input
+            currents, ``pool_rates_hz`` [C, n_pools] motor-pool rates; a leading batch axis
+            for a batch of observations); else an empty dict.
     """
 
     def __init__(self, train_state: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -131,11 +136,16 @@ class RecurrentPolicy(Policy):
         net = self.network
 
         def step(carry, obs, reset):
+            seen = {}
+            if hasattr(net, "activity"):
+                norm = running_statistics.normalize(obs, normalizer)
+                seen = net.activity(params, carry, norm, reset)
             carry, action, _ = policy_step(net, params, normalizer, carry, obs, reset, None)
-            return carry, action
+            return carry, action, seen
 
         self._step = jax.jit(step)
         self.state: Any = None
+        self.activity: dict[str, np.ndarray] = {}
 
     def reset(self, seed: int | None = None) -> None:
         """Start a new episode: the next call starts from the episode-start state."""
@@ -160,17 +170,23 @@ class RecurrentPolicy(Policy):
                 )
             self.state = self.network.initial_carry(batch.shape[0])
         reset = np.full((batch.shape[0],), fresh)
-        self.state, action = self._step(self.state, batch, reset)
+        self.state, action, seen = self._step(self.state, batch, reset)
         action = np.asarray(action, dtype=np.float32)
-        return action[0] if obs.ndim == 1 else action
+        single = obs.ndim == 1
+        self.activity = {k: np.asarray(v[0] if single else v) for k, v in seen.items()}
+        return action[0] if single else action
 
 
-def load(path: str | Path) -> Policy:
+def load(path: str | Path, untrained: bool = False) -> Policy:
     """The policy of a checkpoint directory, or of a run directory's latest checkpoint: a
     :class:`RecurrentPolicy` for a recurrent (connectome, GRU) run, else a :class:`Policy`.
+    ``untrained=True`` (recurrent runs only) gives the run's network with its initial
+    parameters instead (the connectome VNC policy: the nominal DN drive and the connectome's
+    own parameters), the baseline a trained one is compared with.
 
     Raises:
-        FileNotFoundError: no checkpoint at ``path``; ValueError: corrupt checkpoint.
+        FileNotFoundError: no checkpoint at ``path``; ValueError: corrupt checkpoint, or
+        ``untrained`` for a Brax PPO run (its baseline is the zero action).
     """
     ckpt = checkpoints.resolve_dir(path)
     meta = checkpoints.read_meta(ckpt)
@@ -178,6 +194,12 @@ def load(path: str | Path) -> Policy:
         from agents.recurrent_ppo import driver
 
         state, meta = checkpoints.load_params(ckpt, driver.template)
+        if untrained:
+            state = driver.template(meta)
         return RecurrentPolicy(state, meta)
+    if untrained:
+        raise ValueError(
+            f"{ckpt} is a Brax PPO (MLP) run: its untrained baseline is the zero action"
+        )
     params, meta = checkpoints.load(ckpt)
     return Policy(params, meta)

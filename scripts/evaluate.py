@@ -7,10 +7,13 @@ Example::
 CHECKPOINT is a run directory (its latest checkpoint) or a checkpoint directory; the environment
 is the checkpoint's task (``flyenvs/<task>-v<version>``) with its training config. The video shows
 the tracking camera with the commanded and achieved speed / turn rate drawn on every frame (one
-frame per control step). Prints the mean forward speed, distance walked, falls (episodes
-ending by termination) and the mean |speed - command| and |turn - command|; ``--baseline``
-prints the same for the zero action (the untrained nominal gait) on the same seeds. The figures,
-resolved config and git revision are saved beside the video (``.json``).
+frame per control step); for a connectome policy a panel beside it shows its neurons (the
+descending neurons' input currents over time, the VNC motor-pool rates as a heat map). Prints
+the mean forward speed, distance walked, falls (episodes ending by termination) and the mean
+|speed - command| and |turn - command|; ``--baseline`` prints the same for the untrained
+baseline on the same seeds: the zero action (the nominal CPG gait) for Brax PPO runs, the
+untrained network for recurrent runs. The figures, resolved config and git revision are saved
+beside the video (``.json``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,44 @@ def _annotate(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     return np.asarray(image)
 
 
+#: Control steps of neural activity the panel shows (the newest at the right).
+PANEL_STEPS = 100
+_DN_COLOURS = [(230, 90, 90), (240, 170, 60), (230, 230, 80), (90, 200, 230), (80, 130, 240),
+               (190, 110, 240)]  # fmt: skip
+
+
+def _neural_panel(history: list[dict], height: int, width: int = 240) -> np.ndarray:
+    """An RGB panel [height, width, 3] of what a connectome policy's neurons did over the last
+    :data:`PANEL_STEPS` control steps: the descending neurons' input currents (top, one trace
+    per DN, 150-300) and the VNC motor-pool rates (bottom, a black-red-yellow heat map, pools x
+    time, one column per chunk row, from 0 to the largest rate shown, at least 5 Hz)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    top = height // 3
+    recent = history[-PANEL_STEPS:]
+    dn = np.array([h["dn_input"] for h in recent])  # [T, n_dn]
+    draw.text((4, 2), "DN input current", fill=(255, 255, 255))
+    if len(dn) > 1:
+        xs = np.linspace(0, width - 1, PANEL_STEPS)[-len(dn) :]
+        ys = top - 4 - (np.clip(dn, 150, 300) - 150) / 150 * (top - 18)
+        for k in range(dn.shape[1]):
+            colour = _DN_COLOURS[k % len(_DN_COLOURS)]
+            draw.line(list(zip(xs.tolist(), ys[:, k].tolist(), strict=True)), fill=colour)
+    rates = np.concatenate([h["pool_rates_hz"] for h in recent], axis=0)  # [T * C, n_pools]
+    top_hz = max(5.0, float(rates.max()))
+    level = np.clip(rates.T / top_hz, 0, 1)  # [n_pools, T * C]
+    cols = PANEL_STEPS * recent[-1]["pool_rates_hz"].shape[0]
+    level = np.pad(level, ((0, 0), (cols - level.shape[1], 0)))
+    rgb = np.stack([np.clip(2 * level, 0, 1), np.clip(2 * level - 1, 0, 1), 0 * level], -1)
+    heat_img = Image.fromarray((rgb * 255).astype(np.uint8))
+    image.paste(heat_img.resize((width, height - top - 14), Image.NEAREST), (0, top + 14))
+    label = f"VNC motor pools (0-{top_hz:.0f} Hz)"
+    draw.text((4, top + 1), label, fill=(255, 255, 255))
+    return np.asarray(image)
+
+
 def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
     """Run ``episodes`` seeded episodes (seeds ``seed``, ``seed + 1``, ...) with ``act(obs)``;
     append annotated frames to ``writer`` when given. Returns the summary figures (speeds mm/s,
@@ -44,6 +85,7 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
         if hasattr(act, "reset"):  # a stateful policy starts each episode afresh
             act.reset(seed=seed + episode)
         start = prev = None
+        history: list[dict] = []
         while True:
             obs, _, terminated, truncated, info = env.step(act(obs))
             xy = np.array([info["x_mm"], info["y_mm"]])
@@ -62,7 +104,11 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
                     f"speed cmd {cmd_speed:5.1f}  got {info['forward_speed_mm_s']:5.1f} mm/s",
                     f"turn  cmd {cmd_turn:5.2f}  got {info['turn_rate_rad_s']:5.2f} rad/s",
                 ]
-                writer.append_data(_annotate(env.render(), lines))
+                frame = _annotate(env.render(), lines)
+                if getattr(act, "activity", None):  # a connectome policy: its neurons too
+                    history.append(act.activity)
+                    frame = np.concatenate([frame, _neural_panel(history, frame.shape[0])], 1)
+                writer.append_data(frame)
             n_frames += 1
             if terminated or truncated:
                 falls += int(terminated)
@@ -152,13 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     fps = env.metadata["render_fps"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     zero = lambda obs: np.zeros(policy.action_size, np.float32)  # noqa: E731
+    recurrent = isinstance(policy, policies.RecurrentPolicy)
+    if args.zero_action and recurrent:
+        parser.error("--zero-action is for Brax PPO runs; a recurrent run's baseline: --baseline")
     with imageio.get_writer(args.out, fps=fps, codec="libx264", macro_block_size=8) as writer:
         stats = _run_episodes(
             env, zero if args.zero_action else policy, args.episodes, args.seed, writer
         )
     baseline = None
     if args.baseline and not args.zero_action:
-        baseline = _run_episodes(env, zero, args.episodes, args.seed)
+        # the untrained network for recurrent runs (connectome: nominal DN drive), else zero
+        base = policies.load(args.checkpoint, untrained=True) if recurrent else zero
+        baseline = _run_episodes(env, base, args.episodes, args.seed)
     env.close()
     record = {
         "checkpoint": str(checkpoints.resolve(args.checkpoint)),
@@ -169,11 +220,13 @@ def main(argv: list[str] | None = None) -> int:
         "episodes": args.episodes,
     }
     if baseline is not None:
-        record["baseline_zero_action"] = {k: v for k, v in baseline.items() if k != "frames"}
+        key = "baseline_untrained" if recurrent else "baseline_zero_action"
+        record[key] = {k: v for k, v in baseline.items() if k != "frames"}
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=2, default=list))
     print(f"{record['policy']}: {_summary(stats)}; video {args.out} ({stats['frames']} frames)")
     if baseline is not None:
-        print(f"zero action (the untrained nominal gait), same seeds: {_summary(baseline)}")
+        what = "untrained network" if recurrent else "zero action (the untrained nominal gait)"
+        print(f"{what}, same seeds: {_summary(baseline)}")
     return 0
 
 

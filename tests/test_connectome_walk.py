@@ -101,3 +101,16 @@ def test_bad_configurations_raise_clearly(env):
         connectome_walk.make(env.task, trainable=("weights",))
     with pytest.raises(KeyError, match="valid:.*drive_gain"):
         connectome_walk.make(env.task, drive_gian=3.0)
+    with pytest.raises(ValueError, match="wiring must be"):
+        connectome_walk.make(env.task, wiring="random")
+
+
+def test_shuffled_control_has_the_same_parameters_and_other_wiring(env):
+    real = connectome_walk.make(env.task)
+    control = connectome_walk.make(env.task, wiring="shuffled", shuffle_seed=1)
+    assert control.circuit.name.endswith("+shuffled1")
+    shapes = lambda p: jax.tree.map(jnp.shape, p)  # noqa: E731
+    obs_size = env.task.observation_size
+    key = jax.random.PRNGKey(0)
+    assert shapes(control.init(key, obs_size)) == shapes(real.init(key, obs_size))
+    assert not np.array_equal(control.circuit.network.edge_post, real.circuit.network.edge_post)

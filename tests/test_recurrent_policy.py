@@ -102,3 +102,28 @@ def test_policy_holds_its_state_until_reset(run):
     with pytest.raises(ValueError, match="observation must be"):
         policy.reset() or policy(np.zeros(3))
     env.close()
+
+
+def test_evaluate_draws_the_neurons_beside_the_camera(run, tmp_path):
+    """scripts/evaluate.py on a connectome run: the frames carry the neural panel (DN drives,
+    motor pools) beside the camera, and --baseline runs the untrained network."""
+    import json
+    import sys
+    from pathlib import Path
+
+    import imageio.v3 as iio
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import evaluate
+
+    out = tmp_path / "v.mp4"
+    argv = [str(run[0]), "--out", str(out), "--episodes", "1", "--steps", "5", "--baseline"]
+    assert evaluate.main([*argv, "--size", "120", "160"]) == 0
+    frames = iio.imread(out)
+    assert frames.shape[:3] == (5, 120, 160 + 240)
+    panel = frames[-1][:, 160:].astype(float)
+    assert panel[50:].mean() > 5  # the motor-pool heat map is not blank
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["baseline_untrained"]["falls"] >= 0 and "baseline_zero_action" not in record
+    with pytest.raises(SystemExit):  # a recurrent run has no zero-action baseline
+        evaluate.main([*argv[:3], "--zero-action"])
