@@ -7,12 +7,14 @@ task in the ``"joints"`` action mode with ``action.joints.n_chunk = C``::
       -> readout:  dn_k = drive_center + drive_gain * tanh(W obs + b)_k    (one per DN input)
       -> VNC:      C chunks of n_sub Euler steps of vnc_dt_s (the circuit, its rates the carry)
       -> motor:    joint_target_rad [C, 42] at the end of each chunk, as joint-range units u
-      -> action mean (pre-tanh):  atanh(u) for the 42 targets of each chunk row, and
-                   adhesion_gain * (adhesion_threshold - mean motor_u of the leg) for its 6
+      -> action mean: u for the 42 targets of each chunk row, and
+                   tanh(adhesion_gain * (adhesion_threshold - mean motor_u of the leg)) for its 6
                    adhesion entries (on in firm stance, as the ``"vnc"`` action mode)
 
 The action noise (the PPO Gaussian, ``log_std``) is added at the motor output, after the VNC,
-so the policy gradient reaches the VNC's parameters through the action mean. The value head is
+so the policy gradient reaches the VNC's parameters through the action mean; the env receives
+the noisy action clipped to the action space (``action_squash = "clip"``: no tanh, whose
+inverse would magnify the targets near the joint limits). The value head is
 an MLP on the observation and the VNC's rates before the step (``tanh(rate / 50 Hz)``: the
 critic sees the rhythm's phase).
 
@@ -47,8 +49,6 @@ from flyenvs.connectome.vnc.network import VNCState
 
 #: Rate scale (Hz) of the ``tanh`` squashing of the rates the critic sees.
 FEATURE_RATE_HZ = 50.0
-#: Joint-range units are clipped to +-(1 - UNIT_MARGIN) before ``atanh``.
-UNIT_MARGIN = 1e-3
 N_ROW = constants.N_LEG_JOINTS + constants.N_ADHESION
 
 
@@ -77,9 +77,10 @@ class VNCWalkPolicy:
         drive_center, drive_gain: DN input = center + gain * tanh(readout) (default 225 +- 25,
             the ``"vnc"`` action mode's range).
         adhesion_threshold: adhesion is on where the leg's mean motor_u is below this.
-        init_adhesion_gain: initial slope (pre-tanh per unit of motor_u) of the adhesion mean.
+        init_adhesion_gain: initial slope of the adhesion mean ``tanh(gain * (threshold - u))``
+            per unit of motor_u (> 0 at the threshold: on below it).
         value_hidden: hidden sizes of the value MLP.
-        init_log_std: initial log standard deviation of the pre-tanh action noise.
+        init_log_std: initial log standard deviation of the action noise (joint-range units).
         warmup_s: VNC warm-up (s) that gives the episode-start carry.
     """
 
@@ -95,6 +96,8 @@ class VNCWalkPolicy:
     value_hidden: tuple[int, ...] = (64, 64)
     init_log_std: float = -1.0
     warmup_s: float = 0.3
+    #: The env receives the Gaussian sample clipped to [-1, 1] (the mean is the motor output).
+    action_squash = "clip"
 
     def __post_init__(self) -> None:
         rng = np.asarray(self.joint_range_rad, np.float32)
@@ -219,10 +222,9 @@ class VNCWalkPolicy:
         carry, out = self.motor(params, carry, self.dn_input(params, obs))
         low, high = self.joint_range_rad[:, 0], self.joint_range_rad[:, 1]
         unit = 2.0 * (out["joint_target_rad"] - low) / (high - low) - 1.0
-        unit = jnp.clip(unit, -1.0 + UNIT_MARGIN, 1.0 - UNIT_MARGIN)
         legs = out["motor_u"].reshape(*out["motor_u"].shape[:2], constants.N_ADHESION, -1)
-        adhesion = params["adhesion_gain"] * (self.adhesion_threshold - legs.mean(-1))
-        mean = jnp.concatenate([jnp.arctanh(unit), adhesion], axis=-1)  # [B, C, 48]
+        adhesion = jnp.tanh(params["adhesion_gain"] * (self.adhesion_threshold - legs.mean(-1)))
+        mean = jnp.concatenate([unit, adhesion], axis=-1)  # [B, C, 48]
         mean = mean.reshape(obs.shape[0], self.action_size)
         log_std = jnp.broadcast_to(params["log_std"], mean.shape)
         return carry, (mean, log_std), value

@@ -104,7 +104,7 @@ class RecurrentPolicy(Policy):
     ``reset(seed=None)`` starts a new episode: the next call starts from the network's
     episode-start state (the VNC's warm rates). ``policy(obs)`` takes one observation (dict or
     flat [O]) or a batch [B, O] (then every row is its own episode, all reset together) and
-    returns the action(s) ``tanh(mean)`` (float32), advancing the state. ``seed`` is accepted
+    returns the action(s), the squashed mean (float32), advancing the state. ``seed`` is accepted
     for the Gymnasium-style signature; the policy is deterministic.
 
     Attributes:

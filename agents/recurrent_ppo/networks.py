@@ -11,7 +11,10 @@ connectome controller (the VNC of issue 12) can replace the GRU without touching
   *before* the step (the episode of that row started at this observation). Outputs:
   ``action_mean`` and ``action_log_std`` ``Float[Array, "batch action_size"]`` (a Gaussian over
   the pre-tanh action), ``value`` ``Float[Array, "batch"]``;
-* ``action_size``: int.
+* ``action_size``: int;
+* optionally ``action_squash``: ``"tanh"`` (default: the env receives ``tanh`` of the Gaussian
+  sample) or ``"clip"`` (it receives the sample clipped to [-1, 1]; the mean is then an action
+  itself, as the connectome policy's joint targets are).
 
 :class:`GRUActorCritic` is the default: dense embedding -> GRU core (or, with
 ``recurrent=False``, a dense layer that ignores the carry: the feed-forward control) ->

@@ -54,8 +54,8 @@ def policy_step(
 ) -> tuple[Carry, jax.Array, tuple[jax.Array, jax.Array, jax.Array, jax.Array]]:
     """One policy step. ``key=None`` is deterministic (the mean).
 
-    Returns ``(carry, action, (raw_action, log_prob, mean, value))``; ``action = tanh(raw)`` in
-    [-1, 1] is what the environment receives.
+    Returns ``(carry, action, (raw_action, log_prob, mean, value))``; ``action`` =
+    :func:`squash` of ``raw``, in [-1, 1], is what the environment receives.
     """
     carry, (mean, log_std), value = network.apply(
         params, carry, running_statistics.normalize(obs, normalizer), reset
@@ -64,7 +64,20 @@ def policy_step(
         raw = mean
     else:
         raw = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-    return carry, jnp.tanh(raw), (raw, gaussian_log_prob(raw, mean, log_std), mean, value)
+    action = squash(network, raw)
+    return carry, action, (raw, gaussian_log_prob(raw, mean, log_std), mean, value)
+
+
+def squash(network: RecurrentNetwork, raw: jax.Array) -> jax.Array:
+    """The env action from a raw Gaussian sample: ``tanh(raw)`` by default, or
+    ``clip(raw, -1, 1)`` for a network whose ``action_squash`` is ``"clip"`` (its mean is
+    already an action, e.g. the connectome policy's joint targets in joint-range units)."""
+    kind = getattr(network, "action_squash", "tanh")
+    if kind == "clip":
+        return jnp.clip(raw, -1.0, 1.0)
+    if kind != "tanh":
+        raise ValueError(f"action_squash must be 'tanh' or 'clip', got {kind!r}")
+    return jnp.tanh(raw)
 
 
 def rollout(

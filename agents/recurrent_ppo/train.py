@@ -129,7 +129,7 @@ def make_evaluator(
     eval_env: Any, network: RecurrentNetwork, num_eval_envs: int, episode_length: int
 ) -> Callable[[Any, Any, jax.Array], dict[str, jax.Array]]:
     """``evaluate(params, normalizer, key) -> metrics``: one episode per environment with the
-    deterministic policy (``tanh(mean)``); ``eval/episode_reward`` is the mean return and
+    deterministic policy (the squashed mean); ``eval/episode_reward`` is the mean return and
     ``eval/episode_<name>`` the mean over episodes of each env metric's sum over its episode
     (as Brax's evaluator)."""
 
