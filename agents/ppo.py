@@ -141,13 +141,38 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _variant(base: str, **sections: dict[str, Any]) -> dict[str, Any]:
+    """A copy of preset ``base`` with ``sections`` (``policy=...`` or dicts merged into the
+    section of that name)."""
+    cfg = copy.deepcopy(PRESETS[base])
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            cfg.setdefault(key, {}).update(value)
+        else:
+            cfg[key] = value
+    return cfg
+
+
+# The connectome policy's controls (docs/connectome_walk.md): the VNC frozen (readout only),
+# the VNC rewired preserving degrees, and an MLP with about the policy's parameter count
+# (1,702 vs 1,509 scalars; each with its own value MLP).
+PRESETS["connectome_quick_frozen"] = _variant("connectome_quick", connectome={"trainable": []})
+PRESETS["connectome_quick_shuffled"] = _variant(
+    "connectome_quick", connectome={"wiring": "shuffled", "shuffle_seed": 0}
+)
+PRESETS["feedforward_quick"] = {
+    k: v for k, v in _variant("connectome_quick", policy="feedforward").items() if k != "connectome"
+}
+PRESETS["feedforward_quick"]["network"] = {"policy_hidden": (5,), "value_hidden": (64, 64)}
+
 #: Physics backends PPO can train on (``flyenvs.brax.make(..., backend=)``).
 BACKENDS: tuple[str, ...] = ("mujoco", "mjx")
 
 
-#: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a recurrent policy of
-#: :mod:`agents.recurrent_ppo.driver` (``"connectome"``: readout -> VNC -> joints).
-POLICY_KINDS: tuple[str, ...] = ("mlp", "connectome")
+#: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a policy of the recurrent trainer
+#: (:mod:`agents.recurrent_ppo.driver`): ``"connectome"`` (readout -> VNC -> joints) and
+#: ``"feedforward"`` (its MLP control on the same action mode).
+POLICY_KINDS: tuple[str, ...] = ("mlp", "connectome", "feedforward")
 
 
 def preset_name(preset: str, policy: str = "mlp") -> str:

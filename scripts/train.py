@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         "--policy",
         default="mlp",
         choices=ppo.POLICY_KINDS,
-        help="mlp: Brax PPO's MLP; connectome: readout -> VNC -> joints (recurrent PPO)",
+        help="mlp: Brax PPO's MLP; connectome: readout -> VNC -> joints (recurrent PPO; "
+        "presets quick, quick_frozen, quick_shuffled); feedforward: its MLP control",
     )
     parser.add_argument("--task", help="a registered task (default: the preset's, Walk)")
     parser.add_argument("--out", required=True, type=Path, help="run directory")

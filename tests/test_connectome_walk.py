@@ -114,3 +114,32 @@ def test_shuffled_control_has_the_same_parameters_and_other_wiring(env):
     key = jax.random.PRNGKey(0)
     assert shapes(control.init(key, obs_size)) == shapes(real.init(key, obs_size))
     assert not np.array_equal(control.circuit.network.edge_post, real.circuit.network.edge_post)
+
+
+def test_control_presets_build_their_networks(env):
+    """The controls of docs/connectome_walk.md: frozen VNC, shuffled wiring, and an MLP whose
+    policy has about the connectome policy's parameter count, all on the same action mode."""
+    from agents import ppo
+    from agents.recurrent_ppo import driver
+    from agents.recurrent_ppo.networks import MLPActorCritic, count_params
+
+    obs_size, key = env.task.observation_size, jax.random.PRNGKey(0)
+    nets = {
+        name: driver.make_network(ppo.resolve_preset(name), env.task, env.action_size)
+        for name in (
+            "connectome_quick", "connectome_quick_frozen", "connectome_quick_shuffled",
+            "feedforward_quick",
+        )
+    }  # fmt: skip
+    assert nets["connectome_quick_frozen"].circuit.trainable == ()
+    assert nets["connectome_quick_shuffled"].circuit.name.endswith("+shuffled0")
+    mlp = nets["feedforward_quick"]
+    assert isinstance(mlp, MLPActorCritic) and mlp.action_squash == "clip"
+    policy_part = lambda p: count_params({k: v for k, v in p.items() if k != "value"})  # noqa: E731
+    n_conn = policy_part(nets["connectome_quick"].init(key, obs_size))
+    n_mlp = policy_part(mlp.init(key, obs_size))
+    assert abs(n_mlp - n_conn) < 0.15 * n_conn, (n_mlp, n_conn)
+    carry, (mean, log_std), value = mlp.apply(
+        mlp.init(key, obs_size), mlp.initial_carry(3), jnp.ones((3, obs_size)), jnp.ones(3, bool)
+    )
+    assert mean.shape == log_std.shape == (3, env.action_size) and value.shape == (3,)

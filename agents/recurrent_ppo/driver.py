@@ -7,8 +7,10 @@ state (parameters, normaliser, Adam's moments and count, the RNG key and the ste
 and the key stream exactly. Only the environments and the policy state restart (fresh episodes).
 
 ``cfg["policy"]``: ``"connectome"`` (:mod:`agents.connectome_walk`, options in
-``cfg["connectome"]``, e.g. ``{"trainable": []}`` for a frozen VNC) or ``"gru"``
-(:class:`~agents.recurrent_ppo.networks.GRUActorCritic`, options in ``cfg["network"]``).
+``cfg["connectome"]``, e.g. ``{"trainable": []}`` for a frozen VNC), ``"gru"``
+(:class:`~agents.recurrent_ppo.networks.GRUActorCritic`) or ``"feedforward"``
+(:class:`~agents.recurrent_ppo.networks.MLPActorCritic`, the connectome's MLP control), the
+last two with options in ``cfg["network"]``.
 ``cfg["ppo"]`` holds :func:`agents.recurrent_ppo.train.train`'s keyword arguments.
 """
 
@@ -23,14 +25,14 @@ from typing import Any
 
 from agents import checkpoints
 
-#: Recurrent policies and what builds them (see the module docstring).
-POLICIES: tuple[str, ...] = ("connectome", "gru")
+#: Recurrent-trainer policies and what builds them (see the module docstring).
+POLICIES: tuple[str, ...] = ("connectome", "gru", "feedforward")
 
 
 def make_network(cfg: dict[str, Any], task: Any, action_size: int) -> Any:
     """The :class:`RecurrentNetwork` of ``cfg["policy"]`` for ``task`` (``env.task``)."""
     from agents import connectome_walk
-    from agents.recurrent_ppo.networks import GRUActorCritic
+    from agents.recurrent_ppo.networks import GRUActorCritic, MLPActorCritic
 
     kind = cfg.get("policy")
     if kind == "connectome":
@@ -40,6 +42,9 @@ def make_network(cfg: dict[str, Any], task: Any, action_size: int) -> Any:
         return connectome_walk.make(task, trainable=trainable, **options)
     if kind == "gru":
         return GRUActorCritic(action_size, **cfg.get("network", {}))
+    if kind == "feedforward":
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["network"].items()}
+        return MLPActorCritic(action_size, **options)
     raise ValueError(f"recurrent policy must be one of {POLICIES}, got {kind!r}")
 
 

@@ -113,6 +113,71 @@ class GRUActorCritic:
         return self._module.apply(params, carry, obs, reset)
 
 
+@dataclasses.dataclass(frozen=True)
+class MLPActorCritic:
+    """Feed-forward actor-critic behind the :class:`RecurrentNetwork` seam (the carry is unused):
+    the MLP control of the connectome policy, with the same action semantics (``"clip"``: the
+    mean is the action) and its own value MLP, so only the policy's structure differs.
+
+    Args:
+        action_size: action dimensions.
+        policy_hidden: hidden sizes of the policy MLP (tanh); its output is the action mean.
+        value_hidden: hidden sizes of the value MLP.
+        init_log_std: initial log standard deviation of the action noise.
+    """
+
+    action_size: int
+    policy_hidden: tuple[int, ...] = (8,)
+    value_hidden: tuple[int, ...] = (64, 64)
+    init_log_std: float = -1.5
+    action_squash = "clip"
+
+    def init(self, rng: jax.Array, obs_size: int) -> Params:
+        """``{"policy": [layers], "value": [layers], "log_std": [A]}``, orthogonal init."""
+
+        def mlp(key, sizes, last_scale):
+            keys = jax.random.split(key, len(sizes) - 1)
+            return [
+                {
+                    "w": nn.initializers.orthogonal(last_scale if i == len(sizes) - 2 else 2**0.5)(
+                        k, (a, b), jnp.float32
+                    ),
+                    "b": jnp.zeros((b,), jnp.float32),
+                }
+                for i, (k, a, b) in enumerate(zip(keys, sizes[:-1], sizes[1:], strict=True))
+            ]
+
+        k_pi, k_v = jax.random.split(rng)
+        return {
+            "policy": mlp(k_pi, (obs_size, *self.policy_hidden, self.action_size), 0.01),
+            "value": mlp(k_v, (obs_size, *self.value_hidden, 1), 1.0),
+            "log_std": jnp.full((self.action_size,), self.init_log_std, jnp.float32),
+        }
+
+    def initial_carry(self, batch: int) -> jax.Array:
+        """Unused: ``Float[Array, "batch 1"]`` zeros."""
+        return jnp.zeros((batch, 1), jnp.float32)
+
+    def apply(
+        self, params: Params, carry: jax.Array, obs: jax.Array, reset: jax.Array
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array], jax.Array]:
+        """One step; see the module docstring for shapes (the carry passes through)."""
+
+        def run(layers, x):
+            for layer in layers[:-1]:
+                x = jnp.tanh(x @ layer["w"] + layer["b"])
+            return x @ layers[-1]["w"] + layers[-1]["b"]
+
+        mean = run(params["policy"], obs)
+        value = run(params["value"], obs)[:, 0]
+        return carry, (mean, jnp.broadcast_to(params["log_std"], mean.shape)), value
+
+
+def count_params(params: Params) -> int:
+    """Number of scalars in a parameter pytree."""
+    return int(sum(jnp.size(x) for x in jax.tree.leaves(params)))
+
+
 def gaussian_log_prob(x: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:
     """Log density of the diagonal Gaussian at ``x`` ``[..., action_size]`` -> ``[...]``."""
     z = (x - mean) * jnp.exp(-log_std)
