@@ -139,7 +139,10 @@ def test_presets_resolve_and_reject_unknown_options():
     ("args", "message"),
     [
         (["--preset", "huge", "--out", "x"], "no preset 'huge' for policy 'mlp'; valid:"),
-        (["--preset", "huge", "--policy", "connectome", "--out", "x"], "valid: ['quick', 'quick_frozen'"),
+        (
+            ["--preset", "huge", "--policy", "connectome", "--out", "x"],
+            "valid: ['quick', 'quick_frozen'",
+        ),
         (["--policy", "lstm", "--out", "x"], "invalid choice"),
         (["--task", "Swim", "--out", "x"], "Swim"),
         (["--out", "{tmp}/r", "--resume", "--policy", "connectome"], "--resume"),
