@@ -9,7 +9,6 @@ import pytest
 
 from agents import ppo
 
-
 #: Columns that measure time, not learning (ours and Brax's).
 TIMING = ("wall_s", "eval/sps", "eval/walltime", "eval/epoch_eval_time", "training/sps",
           "training/walltime")  # fmt: skip
