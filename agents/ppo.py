@@ -256,7 +256,9 @@ def _steps_per_update(ppo: dict[str, Any]) -> int:
 
 
 class _MetricsCSV:
-    """Appends evaluation rows to ``metrics.csv`` (header from the first row)."""
+    """Appends evaluation rows to ``metrics.csv``. The header is the union of the columns seen:
+    a row with new columns (the training metrics, absent from the evaluation before training)
+    rewrites the file with them, earlier rows left empty there."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -270,6 +272,17 @@ class _MetricsCSV:
             self.fields = list(row)
             with self.path.open("w", newline="") as f:
                 csv.DictWriter(f, self.fields).writeheader()
+        new = [k for k in row if k not in self.fields]
+        if new:
+            with self.path.open(newline="") as f:
+                old = list(csv.DictReader(f))
+            self.fields = [*self.fields, *new]
+            tmp = self.path.with_suffix(".csv.tmp")
+            with tmp.open("w", newline="") as f:
+                writer = csv.DictWriter(f, self.fields, restval="")
+                writer.writeheader()
+                writer.writerows(old)
+            tmp.replace(self.path)
         with self.path.open("a", newline="") as f:
             writer = csv.DictWriter(f, self.fields, extrasaction="ignore")
             writer.writerow({k: row.get(k, "") for k in self.fields})

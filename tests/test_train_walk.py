@@ -119,6 +119,23 @@ def test_v0_checkpoint_config_is_migrated():
 
 
 # --------------------------------------------------------------------------------------- presets
+def test_metrics_csv_keeps_columns_that_appear_later(tmp_path):
+    """The evaluation before training has no training metrics; the later rows' are kept (the
+    header grows, earlier rows stay empty there), also after reopening the file (resume)."""
+    import csv
+
+    from agents.ppo import _MetricsCSV
+
+    path = tmp_path / "metrics.csv"
+    _MetricsCSV(path).write({"step": 0, "eval/episode_reward": 1.0})
+    log = _MetricsCSV(path)
+    log.write({"step": 10, "eval/episode_reward": 2.0, "training/approx_kl": 0.01})
+    log.write({"step": 20, "eval/episode_reward": 3.0, "training/approx_kl": 0.02})
+    rows = list(csv.DictReader(path.open()))
+    assert [r["training/approx_kl"] for r in rows] == ["", "0.01", "0.02"]
+    assert [r["eval/episode_reward"] for r in rows] == ["1.0", "2.0", "3.0"]
+
+
 def test_presets_resolve_and_reject_unknown_options():
     cfg = ppo.resolve_preset("quick", num_timesteps=1000, env={"episode_length": 7})
     assert cfg["ppo"]["num_timesteps"] == 1000 and cfg["env"]["episode_length"] == 7
