@@ -143,3 +143,33 @@ def test_control_presets_build_their_networks(env):
         mlp.init(key, obs_size), mlp.initial_carry(3), jnp.ones((3, obs_size)), jnp.ones(3, bool)
     )
     assert mean.shape == log_std.shape == (3, env.action_size) and value.shape == (3,)
+
+
+@pytest.mark.slow
+def test_connectome_quick_preset_learns(tmp_path):
+    """The connectome policy trained end to end (connectome_quick, ~15 min on 2 cores): the
+    eval reward rises by at least 10 % and, in the Gymnasium evaluation, it tracks the commanded
+    speed better than the untrained network on the same seeds, without falls (measured
+    2026-11-30: 50.08 -> 63.34; |speed - command| 2.01 vs 3.45 mm/s)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from agents import ppo
+
+    run = tmp_path / "run"
+    summary = ppo.train(run, ppo.resolve_preset("connectome_quick"))
+    rewards = [row["eval/episode_reward"] for row in summary["evals"]]
+    assert len(rewards) >= 3 and rewards[-1] >= 1.10 * rewards[0], rewards
+    video = tmp_path / "eval.mp4"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
+    args = [str(run), "--out", str(video), "--episodes", "4", "--baseline", "--size", "48", "64"]
+    result = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(video.with_suffix(".json").read_text())
+    untrained = record["baseline_untrained"]
+    assert record["falls"] == 0
+    assert record["mean_abs_speed_error_mm_s"] < untrained["mean_abs_speed_error_mm_s"], record
