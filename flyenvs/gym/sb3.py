@@ -232,7 +232,8 @@ def _sb3_class() -> type:
 
     Imports SB3 and ``torch._dynamo`` (which every torch optimizer imports): torch's Triton
     carries its own LLVM and segfaults when loaded after Mesa's ``libLLVM`` (which building an
-    env loads under ``MUJOCO_GL=egl``/``osmesa``); loaded first, both work. So
+    env loads under ``MUJOCO_GL=egl`` where EGL is Mesa's, as on this CPU-only machine);
+    loaded first, both work. So
     ``from flyenvs.gym.sb3 import SB3VecEnv`` goes before the first env is built, and this
     raises (instead of a segfault later) where the order was the other way round."""
     try:
@@ -245,7 +246,7 @@ def _sb3_class() -> type:
     if "torch._dynamo" not in sys.modules and _llvm_loaded():
         raise RuntimeError(
             "import flyenvs.gym.sb3.SB3VecEnv (or torch._dynamo) before building the first env: "
-            "Mesa's libLLVM is already loaded (MUJOCO_GL=egl/osmesa), and torch's Triton, "
+            "Mesa's libLLVM is already loaded (MUJOCO_GL=egl on Mesa), and torch's Triton, "
             "loaded after it, segfaults; or run with MUJOCO_GL=disable when nothing renders"
         )
     import torch._dynamo  # noqa: F401  (before any env loads libLLVM: see the docstring)
