@@ -257,9 +257,13 @@ def test_whole_training_state_round_trips_and_resumes(tmp_path):
     adam = loaded["opt_state"][1][0]
     # 2 training steps of 2 epochs x 2 minibatches
     assert int(adam.count) == 8 and float(jnp.abs(adam.mu["params"]["log_std"]).sum()) > 0
-    resumed = {}
-    train(env, num_timesteps=64, checkpoint_fn=resumed.__setitem__, restore_state=loaded, **kw)
+    resumed, evaluated = {}, []
+    train(
+        env, num_timesteps=64, checkpoint_fn=resumed.__setitem__, restore_state=loaded,
+        progress_fn=lambda step, _: evaluated.append(step), **kw,
+    )  # fmt: skip
     assert sorted(resumed) == [96, 128]  # the step count continues
+    assert evaluated == [64, 96, 128]  # the first evaluation is of the restored step
     end = resumed[128]
     assert int(end["env_steps"]) == 128
     assert int(end["opt_state"][1][0].count) == 2 * adam.count  # Adam's count continues

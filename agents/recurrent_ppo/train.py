@@ -311,8 +311,8 @@ def train(
     metrics: dict[str, Any] = {}
     if num_evals > 1:
         metrics = eval_metrics(ts, key_eval)
-        progress_fn(0, metrics)
-        policy_params_fn(0, {"normalizer": ts.normalizer, "network": ts.params})
+        progress_fn(int(ts.env_steps), metrics)
+        policy_params_fn(int(ts.env_steps), {"normalizer": ts.normalizer, "network": ts.params})
     for _ in range(n_epochs):
         ts, train_m = train_epoch(ts)
         metrics = {k: float(np.asarray(v)) for k, v in train_m.items()}
