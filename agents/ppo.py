@@ -310,15 +310,88 @@ def resume_seed(seed: int, start_step: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(start_step)]).generate_state(1)[0])
 
 
-def policy_of(run_dir: Path, cfg: dict[str, Any] | None, resume: bool) -> str:
-    """The policy kind of a run: ``cfg["policy"]`` (``"mlp"`` when absent: Brax PPO's MLP),
-    read from ``run_dir/config.json`` when resuming (FileNotFoundError if it is missing)."""
+def run_config(run_dir: Path, cfg: dict[str, Any] | None, resume: bool) -> dict[str, Any]:
+    """The training config of a run: ``cfg``, or with ``resume`` the one saved in
+    ``run_dir/config.json``.
+
+    Raises:
+        FileNotFoundError: resuming a run without ``config.json``.
+        ValueError: neither ``cfg`` nor ``resume``.
+    """
     if resume:
         path = Path(run_dir) / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"cannot resume: {path} does not exist")
-        cfg = json.loads(path.read_text())["train"]
-    return (cfg or {}).get("policy", "mlp")
+        return json.loads(path.read_text())["train"]
+    if cfg is None:
+        raise ValueError("pass cfg (from resolve_preset) or resume=True")
+    return cfg
+
+
+def restore_latest(run_dir: Path, template: Any = None) -> tuple[Any, int]:
+    """(params or None, start step) to resume ``run_dir`` from: the temporaries of saves killed
+    mid-write are removed, then the newest valid checkpoint is read into ``template``
+    (:func:`agents.checkpoints.load_latest_valid`; damaged newer ones are skipped with a
+    warning on stderr). (None, 0) for a run without checkpoints."""
+    checkpoints.remove_temporaries(run_dir)
+    if not checkpoints.list_checkpoints(run_dir):
+        return None, 0
+    restore, meta, _ = checkpoints.load_latest_valid(run_dir, template, warn=_warn)
+    return restore, int(meta["step"])
+
+
+def write_config(run_dir: Path, cfg: dict[str, Any], env: Any, revision: str) -> None:
+    """``run_dir/config.json``: the resolved training config, task config and git revision."""
+    record = {"train": cfg, "env_config": env.config.to_dict(), "git_revision": revision}
+    (run_dir / "config.json").write_text(json.dumps(record, indent=2, default=list))
+
+
+def observation_meta(env: Any) -> dict[str, Any]:
+    """The sizes a policy is rebuilt from: ``observation_size``, ``observation_entries`` (name,
+    shape in the flattened order) and ``action_size``."""
+    spec = env.task.observation_spec.items()
+    return {
+        "observation_size": env.task.observation_size,
+        "observation_entries": [[k, list(v.shape)] for k, v in spec],
+        "action_size": env.action_size,
+    }
+
+
+def n_evals(remaining: int, checkpoint_every: int, steps_per_update: int) -> int:
+    """Evaluations (the first before training, one per checkpoint after) for ``remaining``
+    steps: a checkpoint at least every ``checkpoint_every`` steps, at most one per update."""
+    n_ckpt = max(1, math.ceil(remaining / checkpoint_every))
+    return min(n_ckpt, max(1, remaining // steps_per_update)) + 1
+
+
+class EvalLog:
+    """The ``progress_fn`` of a run: each evaluation becomes a ``metrics.csv`` row (step =
+    ``offset`` + the trainer's step), is appended to ``summary["evals"]`` and passed to
+    ``on_eval(step, row)``; an evaluation at ``skip_step`` is dropped (a resumed state that was
+    evaluated when it was saved)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        summary: dict[str, Any],
+        on_eval: Callable[[int, dict[str, float]], None] | None,
+        offset: int = 0,
+        skip_step: int | None = None,
+    ) -> None:
+        self.csv = _MetricsCSV(run_dir / "metrics.csv")
+        self.summary, self.on_eval = summary, on_eval
+        self.offset, self.skip_step = offset, skip_step
+        self.t0 = time.monotonic()
+
+    def __call__(self, step: int, metrics: dict[str, Any]) -> None:
+        step = self.offset + step
+        if step == self.skip_step:
+            return
+        row = eval_row(step, time.monotonic() - self.t0, metrics)
+        self.csv.write(row)
+        self.summary["evals"].append(row)
+        if self.on_eval is not None:
+            self.on_eval(step, row)
 
 
 def _warn(message: str) -> None:
@@ -343,8 +416,8 @@ def train(
         on_eval: called as ``on_eval(step, row)`` after each evaluation (progress display).
     """
     run_dir = Path(run_dir)
-    policy = policy_of(run_dir, cfg, resume)
-    if policy != "mlp":
+    cfg = run_config(run_dir, cfg, resume)
+    if cfg.get("policy", "mlp") != "mlp":
         from agents.recurrent_ppo import driver
 
         return driver.train(run_dir, cfg, resume=resume, on_eval=on_eval)
@@ -355,18 +428,7 @@ def train(
 
     import flyenvs.brax
 
-    start_step, restore = 0, None
-    if resume:
-        config_path = run_dir / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"cannot resume: {config_path} does not exist")
-        cfg = json.loads(config_path.read_text())["train"]
-        checkpoints.remove_temporaries(run_dir)  # saves killed mid-write
-        if checkpoints.list_checkpoints(run_dir):
-            restore, meta, _ = checkpoints.load_latest_valid(run_dir, warn=_warn)
-            start_step = int(meta["step"])
-    elif cfg is None:
-        raise ValueError("pass cfg (from resolve_preset) or resume=True")
+    restore, start_step = restore_latest(run_dir) if resume else (None, 0)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     backend = cfg.get("backend", "mjx")  # runs saved before the choice trained on MJX
@@ -375,15 +437,12 @@ def train(
     )
     network = {
         **cfg["network"],
-        "observation_size": env.task.observation_size,
-        "observation_entries": [[k, list(v.shape)] for k, v in env.task.observation_spec.items()],
-        "action_size": env.action_size,
+        **observation_meta(env),
         "normalize_observations": cfg["ppo"]["normalize_observations"],
     }
     revision = checkpoints.git_revision()
     if not resume:
-        record = {"train": cfg, "env_config": env.config.to_dict(), "git_revision": revision}
-        (run_dir / "config.json").write_text(json.dumps(record, indent=2, default=list))
+        write_config(run_dir, cfg, env, revision)
     meta = {"task": cfg["task"], "env_config": env.config.to_dict(), "network": network}
     meta["backend"] = backend
     meta["git_revision"] = revision
@@ -397,18 +456,7 @@ def train(
     if remaining <= 0:
         summary["final_step"] = start_step
         return summary
-    per_update = _steps_per_update(ppo)
-    n_ckpt = max(1, math.ceil(remaining / cfg["checkpoint_every"]))
-    n_ckpt = min(n_ckpt, max(1, remaining // per_update))
-    csv_writer = _MetricsCSV(run_dir / "metrics.csv")
-    t0 = time.monotonic()
-
-    def progress(step: int, metrics: dict[str, Any]) -> None:
-        row = eval_row(start_step + step, time.monotonic() - t0, metrics)
-        csv_writer.write(row)
-        summary["evals"].append(row)
-        if on_eval is not None:
-            on_eval(start_step + step, row)
+    progress = EvalLog(run_dir, summary, on_eval, offset=start_step)
 
     def save_params(step: int, make_policy: Any, params: Any) -> None:
         if step > 0:
@@ -427,12 +475,12 @@ def train(
         episode_length=env.episode_length,
         wrap_env_fn=flyenvs.brax.wrap_for_training,
         network_factory=network_factory,
-        num_evals=n_ckpt + 1,
+        num_evals=n_evals(remaining, cfg["checkpoint_every"], _steps_per_update(ppo)),
         progress_fn=progress,
         policy_params_fn=save_params,
         restore_params=restore,
         **ppo,
     )
     jax.effects_barrier()
-    summary["wall_s"] = time.monotonic() - t0
+    summary["wall_s"] = time.monotonic() - progress.t0
     return summary

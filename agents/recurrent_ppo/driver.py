@@ -16,8 +16,6 @@ last two with options in ``cfg["network"]``.
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,55 +66,35 @@ def template(meta: dict[str, Any]) -> dict[str, Any]:
 def run_meta(cfg: dict[str, Any], env: Any, revision: str = "") -> dict[str, Any]:
     """The metadata every checkpoint of a recurrent run carries (what :func:`template` and
     ``agents.policies.load`` rebuild the policy from)."""
+    from agents.ppo import observation_meta
+
     return {
         "task": cfg["task"],
         "env_config": env.config.to_dict(),
         "policy": cfg["policy"],
         "train": cfg,
-        "network": {
-            "observation_size": env.task.observation_size,
-            "observation_entries": [
-                [k, list(v.shape)] for k, v in env.task.observation_spec.items()
-            ],
-            "action_size": env.action_size,
-        },
+        "network": observation_meta(env),
         "backend": cfg.get("backend", "mujoco"),
         "git_revision": revision,
     }
 
 
-def _warn(message: str) -> None:
-    import sys
-
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 def train(
     run_dir: str | Path,
-    cfg: dict[str, Any] | None = None,
+    cfg: dict[str, Any],
     resume: bool = False,
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) a recurrent run in ``run_dir``; as :func:`agents.ppo.train`."""
+    """Train (or resume) a recurrent run in ``run_dir``; called by :func:`agents.ppo.train`
+    (the entry point), which passes the run's config (with ``resume``, the saved one)."""
     import jax
 
     import flyenvs.brax
-    from agents.ppo import _MetricsCSV, eval_row
+    from agents.ppo import EvalLog, n_evals, restore_latest, write_config
     from agents.recurrent_ppo.train import train as recurrent_train
 
     run_dir = Path(run_dir)
-    start_step, restore = 0, None
-    if resume:
-        config_path = run_dir / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"cannot resume: {config_path} does not exist")
-        cfg = json.loads(config_path.read_text())["train"]
-        checkpoints.remove_temporaries(run_dir)
-        if checkpoints.list_checkpoints(run_dir):
-            restore, meta, _ = checkpoints.load_latest_valid(run_dir, template, warn=_warn)
-            start_step = int(meta["step"])
-    elif cfg is None:
-        raise ValueError("pass cfg (from agents.ppo.resolve_preset) or resume=True")
+    restore, start_step = restore_latest(run_dir, template) if resume else (None, 0)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     backend = cfg.get("backend", "mujoco")
@@ -126,8 +104,7 @@ def train(
     network = make_network(cfg, env.task, env.action_size)
     revision = checkpoints.git_revision()
     if not resume:
-        record = {"train": cfg, "env_config": env.config.to_dict(), "git_revision": revision}
-        (run_dir / "config.json").write_text(json.dumps(record, indent=2, default=list))
+        write_config(run_dir, cfg, env, revision)
     meta = run_meta(cfg, env, revision)
 
     ppo = dict(cfg["ppo"])
@@ -137,36 +114,25 @@ def train(
     if remaining <= 0:
         summary["final_step"] = start_step
         return summary
-    per_update = ppo["num_envs"] * ppo["unroll_length"]
-    n_ckpt = max(1, math.ceil(remaining / cfg["checkpoint_every"]))
-    n_ckpt = min(n_ckpt, max(1, remaining // per_update))
-    csv_writer = _MetricsCSV(run_dir / "metrics.csv")
-    t0 = time.monotonic()
-
-    def progress(step: int, metrics: dict[str, Any]) -> None:
-        if resume and step == start_step and restore is not None:
-            return  # the resumed state was evaluated when it was saved
-        row = eval_row(step, time.monotonic() - t0, metrics)
-        csv_writer.write(row)
-        summary["evals"].append(row)
-        if on_eval is not None:
-            on_eval(step, row)
+    # the trainer reports absolute steps; a resumed state was evaluated when it was saved
+    progress = EvalLog(run_dir, summary, on_eval, skip_step=start_step if restore else None)
 
     def save(step: int, state: dict[str, Any]) -> None:
         checkpoints.save(run_dir, step, state, meta)
         summary["final_step"] = step
 
+    per_update = ppo["num_envs"] * ppo["unroll_length"]
     recurrent_train(
         env,
         num_timesteps=remaining,
         network=network,
         episode_length=env.episode_length,
-        num_evals=n_ckpt + 1,
+        num_evals=n_evals(remaining, cfg["checkpoint_every"], per_update),
         progress_fn=progress,
         checkpoint_fn=save,
         restore_state=restore,
         **ppo,
     )
     jax.effects_barrier()
-    summary["wall_s"] = time.monotonic() - t0
+    summary["wall_s"] = time.monotonic() - progress.t0
     return summary
