@@ -1,13 +1,15 @@
 """Direction selectivity of the pretrained flyvis networks (moving ON/OFF edges, flyvis's measure).
 
 Fast tests: networks 000 and 001 at flyvis's three fastest edge speeds (13, 19, 25 columns/s) with
-a shortened grey lead-in. Slow test: all 50 networks, compared with flyvis's own lattice figures
-as reported by flycns (docs/models/04_optic_lobe.md of CAOS_FlyCNS, measured with flyvis's
-``direction_selectivity_index`` and held to flyvis to 1e-7).
+a shortened grey lead-in; network 000 again with each frame held for 4 integration steps (a 50 Hz
+eye refresh at dt = 5 ms, as the visual tasks render the eyes). Slow test: all 50 networks,
+compared with flyvis's own lattice figures as reported by flycns (docs/models/04_optic_lobe.md of
+CAOS_FlyCNS, measured with flyvis's ``direction_selectivity_index`` and held to flyvis to 1e-7).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 import flyenvs.connectome.optic_lobe as ol
-from flyenvs.connectome.optic_lobe import tuning
+from flyenvs.connectome.optic_lobe import stimuli, tuning
 
 #: Known preferred directions (Maisak et al. 2013: a front-to-back, b back-to-front, c upward,
 #: d downward) in flyvis's stimulus frame, as flyvis's ``angular_distance_to_known`` codes them.
@@ -90,6 +92,56 @@ def test_t4_t5_inputs_not_direction_selective(tuned):
             assert result.dsi[0, result.cell_types.index(cell_type)] < 0.12
 
 
+def test_sample_and_hold_holds_each_refresh():
+    movie = np.arange(7 * 3, dtype=np.float32).reshape(7, 3)
+    held = stimuli.sample_and_hold(movie, 3)
+    assert held.shape == movie.shape and held.dtype == movie.dtype
+    np.testing.assert_array_equal(held[:, 0], [0, 0, 0, 9, 9, 9, 18])
+    np.testing.assert_array_equal(held[4], movie[3])
+    np.testing.assert_array_equal(stimuli.sample_and_hold(movie, 1), movie)
+    np.testing.assert_array_equal(stimuli.sample_and_hold(movie, np.int64(10)), movie[[0] * 7])
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, 2.0, True, "2", None])
+def test_sample_and_hold_rejects_bad_hold_steps(bad):
+    with pytest.raises(ValueError, match="hold_steps must be an integer >= 1"):
+        stimuli.sample_and_hold(np.zeros((4, 721)), bad)
+
+
+def test_edge_tuning_hold_1_is_the_default(net):
+    params = ol.load_pretrained(0)
+    kw = dict(cell_types=tuning.T4, speeds_col_s=(25.0,), angles_deg=(0, 90, 180, 270))
+    kw.update(t_pre_s=0.1, t_post_s=0.0)
+    default = tuning.edge_tuning(net, params, **kw)
+    held_1 = tuning.edge_tuning(net, params, hold_steps=1, **kw)
+    np.testing.assert_array_equal(held_1.peaks, default.peaks)
+    np.testing.assert_array_equal(held_1.dsi, default.dsi)
+    with pytest.raises(ValueError, match="hold_steps must be an integer >= 1"):
+        tuning.edge_tuning(net, params, hold_steps=0, **kw)
+
+
+def test_network_000_direction_selective_with_50hz_frames(net, tuned):
+    """Frames held for 4 steps (50 Hz eye refresh): T4/T5 keep their DSI (median over the eight
+    within 20% of the open-loop figure) and preferred directions (within 45 deg)."""
+    held = tuning.edge_tuning(
+        net,
+        ol.load_pretrained(0),
+        tuning.T4 + tuning.T5,
+        SPEEDS,
+        t_pre_s=0.25,
+        t_post_s=0.0,
+        hold_steps=4,
+    )
+    assert_four_directions(held, tuning.T5, min_dsi=0.5)
+    motion = tuning.T4 + tuning.T5
+    open_loop = [own(tuned[0], t) for t in motion]
+    in_loop = [own(held, t) for t in motion]
+    ratio = np.median([d for d, _ in in_loop]) / np.median([d for d, _ in open_loop])
+    assert 0.8 < ratio < 1.2, ratio
+    for t, (_, pd0), (_, pd4) in zip(motion, open_loop, in_loop, strict=True):
+        assert angle_gap(pd4, pd0) < 45, f"{t} PD {pd0:.0f} -> {pd4:.0f}"
+
+
 def test_time_window_is_the_sweep():
     t0, t1 = tuning.time_window_s(19.0)
     assert t0 == 0.0
@@ -149,14 +201,20 @@ def test_tuning_script_smoke(tmp_path: Path):
         "0.1",
         "--t-post-s",
         "0",
+        "--hold-steps",
+        "1",
+        "4",
         "--out",
         str(out),
     ]
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "| T4a | ON |" in done.stdout
-    for name in ("tuning.json", "tuning.md", "tuning_polar.png"):
+    assert "| T4a | ON |" in done.stdout and "DSI hold 4 (50 Hz)" in done.stdout
+    record = json.loads((out / "tuning.json").read_text())
+    assert record["hold_comparison"]["1"]["ratio_to_reference"] == 1.0
+    assert set(record["hold_steps"]) == {"1", "4"}
+    for name in ("tuning.json", "tuning.md", "tuning_polar.png", "tuning_polar_hold4.png"):
         assert (out / name).stat().st_size > 0
     bad = subprocess.run(
         [sys.executable, "scripts/optic_lobe_tuning.py", "--models", "50", "--out", str(out)],

@@ -8,7 +8,8 @@ float16 as flyvis does). The edge steps through 21 offsets of 2.25 deg (one LED)
 and with the last frame after. Speeds are in columns (5.8 deg) per second; angle 0 moves toward +v
 (rightward on flyvis's hex plots), angles counter-clockwise.
 
-Output: float32 [T, 721] luminance per column in flyvis column order.
+Output: float32 [T, 721] luminance per column in flyvis column order. ``sample_and_hold`` shows
+such a movie as an eye refreshed every N integration steps would (frames held in between).
 """
 
 from __future__ import annotations
@@ -157,3 +158,28 @@ def moving_edge(
     n_post = max(int((t + t_pre_s + t_post_s) / dt_s) - len(seq), 0)
     seq = np.concatenate([seq, np.repeat(seq[-1:], n_post, axis=0)])
     return seq.astype(np.float32)
+
+
+def check_hold_steps(hold_steps: int) -> int:
+    """``hold_steps`` as an int, or ValueError unless it is an integer >= 1."""
+    ok = isinstance(hold_steps, (int, np.integer)) and not isinstance(hold_steps, bool)
+    if not ok or hold_steps < 1:
+        raise ValueError(f"hold_steps must be an integer >= 1 (1, 2, 4, ...), got {hold_steps!r}")
+    return int(hold_steps)
+
+
+def sample_and_hold(movie: np.ndarray, hold_steps: int) -> np.ndarray:
+    """A movie as an eye refreshed every ``hold_steps`` integration steps shows it.
+
+    movie: [T, ...] frames at the integration step (e.g. [T, 721] column luminance at dt = 5 ms).
+    Returns an array of the same shape and dtype in which frame ``t`` is replaced by frame
+    ``(t // hold_steps) * hold_steps``: each rendered frame is held until the next refresh. At
+    dt = 5 ms, ``hold_steps`` 1, 2, 4 are eye refreshes of 200, 100, 50 Hz; 1 returns the movie
+    unchanged (a copy).
+    """
+    hold_steps = check_hold_steps(hold_steps)
+    movie = np.asarray(movie)
+    if movie.ndim < 1:
+        raise ValueError(f"movie must have a leading time axis [T, ...], got shape {movie.shape}")
+    idx = (np.arange(movie.shape[0]) // hold_steps) * hold_steps
+    return movie[idx]

@@ -95,13 +95,21 @@ def edge_tuning(
     t_pre_s: float = 1.0,
     t_post_s: float = 1.0,
     t_steady_s: float = 1.0,
+    hold_steps: int = 1,
 ) -> EdgeTuning:
     """Moving-edge tuning of the central-column cells (all 65 types unless ``cell_types``).
 
     flyvis's protocol is the default (6 speeds, 12 angles, t_pre = t_post = 1 s, dt = 5 ms, after
     1 s of grey from the resting potentials); shorter ``t_pre_s``/``t_post_s`` leave the peaks
     inside the sweep window nearly unchanged and are used by the fast tests.
+
+    ``hold_steps`` > 1 shows each movie as a sample-and-hold eye would
+    (:func:`stimuli.sample_and_hold`): a frame rendered every ``hold_steps * dt_s`` seconds and
+    held in between (at dt = 5 ms, 2 and 4 are 100 and 50 Hz eye refreshes); the network still
+    integrates at ``dt_s`` and the peaks are read in the same sweep window. 1 (default) is flyvis's
+    protocol; anything but an integer >= 1 raises ValueError.
     """
+    hold_steps = stimuli.check_hold_steps(hold_steps)
     cell_types = tuple(cell_types or net.cell_types)
     record = np.array([net.neuron_index(t, 0, 0) for t in cell_types])
     v0 = net.steady_state(params, dt_s, t_steady_s)
@@ -109,7 +117,9 @@ def edge_tuning(
     for speed in speeds_col_s:
         movies = np.stack(
             [
-                stimuli.moving_edge(a, i, speed, dt_s, t_pre_s, t_post_s)
+                stimuli.sample_and_hold(
+                    stimuli.moving_edge(a, i, speed, dt_s, t_pre_s, t_post_s), hold_steps
+                )
                 for a in angles_deg
                 for i in (0, 1)
             ]
