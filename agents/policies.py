@@ -18,7 +18,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from brax.training.acme import running_statistics
 from brax.training.agents.ppo import networks as ppo_networks
 
 from agents import checkpoints
@@ -112,13 +111,15 @@ class RecurrentPolicy(Policy):
         state: the controller state (carry) after the last call; None right after ``reset``.
         activity: for networks with an ``activity`` method (the connectome VNC policy), what
             its neurons did in the last call as numpy arrays (``dn_input`` [n_dn] input
-            currents, ``pool_rates_hz`` [C, n_pools] motor-pool rates; a leading batch axis
-            for a batch of observations); else an empty dict.
+            currents, ``pool_rates_hz`` [C, n_pools] motor-pool rates; the visual connectome
+            policy adds ``readout_maps`` [2, T, 721], its optic-lobe readout types' voltages
+            at every column; a leading batch axis for a batch of observations); else an
+            empty dict.
     """
 
     def __init__(self, train_state: dict[str, Any], meta: dict[str, Any]) -> None:
         from agents.recurrent_ppo import driver
-        from agents.recurrent_ppo.rollout import policy_step
+        from agents.recurrent_ppo.rollout import normalize, policy_step
 
         self.meta = meta
         self.env_config = dict(meta["env_config"])
@@ -134,14 +135,20 @@ class RecurrentPolicy(Policy):
         self.network = driver.make_network(meta["train"], task, self.action_size)
         params, normalizer = train_state["network"], train_state["normalizer"]
         net = self.network
+        enc = self._encoder = getattr(net, "observation_encoder", None)
 
         def step(carry, obs, reset):
             seen = {}
+            if enc is not None:  # a frozen first stage (the optic lobe): the obs it gives
+                enc_state, carry = carry
+                vision = obs[:, enc.vision_start :]
+                enc_state, feats = enc.step(enc.pretrained_params, enc_state, vision, reset)
+                seen["readout_maps"] = enc.readout_maps(enc_state)
+                obs = enc.encode(obs, feats)
             if hasattr(net, "activity"):
-                norm = running_statistics.normalize(obs, normalizer)
-                seen = net.activity(params, carry, norm, reset)
+                seen.update(net.activity(params, carry, normalize(net, normalizer, obs), reset))
             carry, action, _ = policy_step(net, params, normalizer, carry, obs, reset, None)
-            return carry, action, seen
+            return (carry if enc is None else (enc_state, carry)), action, seen
 
         self._step = jax.jit(step)
         self.state: Any = None
@@ -169,6 +176,8 @@ class RecurrentPolicy(Policy):
                     f"{batch.shape[0]} without reset()"
                 )
             self.state = self.network.initial_carry(batch.shape[0])
+            if self._encoder is not None:
+                self.state = (self._encoder.initial_state(batch.shape[0]), self.state)
         reset = np.full((batch.shape[0],), fresh)
         self.state, action, seen = self._step(self.state, batch, reset)
         action = np.asarray(action, dtype=np.float32)

@@ -165,6 +165,18 @@ PRESETS["feedforward_quick"] = {
 }
 PRESETS["feedforward_quick"]["network"] = {"policy_hidden": (5,), "value_hidden": (64, 64)}
 
+# The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
+# ensemble member 0, frozen: run once per env step as the observation) -> DN readout -> VNC ->
+# joints, on each visual task; 1 s episodes, the connectome_quick recipe.
+for _task, _steps in (("Optomotor", 128_000), ("VisualTaxis", 128_000), ("Pursuit", 128_000)):
+    PRESETS[f"connectome_{_task.lower()}_quick"] = _variant(
+        "connectome_quick", task=_task, ppo={"num_timesteps": _steps}
+    )
+    PRESETS[f"connectome_{_task.lower()}_quick_trained"] = _variant(
+        f"connectome_{_task.lower()}_quick",
+        connectome={"optic_lobe": {"trainable": ["bias", "time_const_s", "strength"]}},
+    )
+
 #: Physics backends PPO can train on (``flyenvs.brax.make(..., backend=)``).
 BACKENDS: tuple[str, ...] = ("mujoco", "mjx")
 
@@ -175,9 +187,10 @@ BACKENDS: tuple[str, ...] = ("mujoco", "mjx")
 POLICY_KINDS: tuple[str, ...] = ("mlp", "connectome", "feedforward")
 
 
-def preset_name(preset: str, policy: str = "mlp") -> str:
-    """The preset for ``policy``: ``preset`` itself for ``"mlp"``, else ``"<policy>_<preset>"``
-    (a full name such as ``"connectome_smoke"`` is accepted as it is).
+def preset_name(preset: str, policy: str = "mlp", task: str | None = None) -> str:
+    """The preset for ``policy``: ``preset`` itself for ``"mlp"``, else
+    ``"<policy>_<task>_<preset>"`` (task in lower case) where there is one for ``task``, else
+    ``"<policy>_<preset>"`` (a full name such as ``"connectome_smoke"`` is accepted as it is).
 
     Raises:
         KeyError: no such preset for the policy (the message lists the valid ones).
@@ -185,7 +198,8 @@ def preset_name(preset: str, policy: str = "mlp") -> str:
     if policy not in POLICY_KINDS:
         raise KeyError(f"unknown policy {policy!r}; valid: {list(POLICY_KINDS)}")
     kind = lambda name: PRESETS[name].get("policy", "mlp")  # noqa: E731
-    for name in (preset, f"{policy}_{preset}"):
+    task_name = f"{policy}_{task.lower()}_{preset}" if task else None
+    for name in (preset, task_name, f"{policy}_{preset}"):
         if name in PRESETS and kind(name) == policy:
             return name
     valid = sorted(n.removeprefix(f"{policy}_") for n in PRESETS if kind(n) == policy)

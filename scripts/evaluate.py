@@ -8,8 +8,10 @@ CHECKPOINT is a run directory (its latest checkpoint) or a checkpoint directory;
 is the checkpoint's task (``flyenvs/<task>-v<version>``) with its training config. The video shows
 the tracking camera with the commanded and achieved speed / turn rate drawn on every frame (one
 frame per control step); for a connectome policy a panel beside it shows its neurons (the
-descending neurons' input currents over time, the VNC motor-pool rates as a heat map). Prints
-the mean forward speed, distance walked, falls (episodes ending by termination) and the mean
+descending neurons' input currents over time, the VNC motor-pool rates as a heat map), and
+for a visual connectome policy a third panel shows both eyes and the optic lobe's T4/T5 cells
+on the hexagonal lattice. Prints the mean forward speed, distance walked, falls (episodes
+ending by termination) and the mean
 |speed - command| and |turn - command|; ``--baseline`` prints the same for the untrained
 baseline on the same seeds: the zero action (the nominal CPG gait) for Brax PPO runs, the
 untrained network for recurrent runs. The figures, resolved config and git revision are saved
@@ -75,6 +77,35 @@ def _neural_panel(history: list[dict], height: int, width: int = 240) -> np.ndar
     return np.asarray(image)
 
 
+#: Optic-lobe readout types drawn in the vision panel (the motion detectors).
+VISION_PANEL_TYPES = ("T4a", "T4b", "T4c", "T4d", "T5a", "T5b", "T5c", "T5d")
+
+
+def _vision_panel(vision: np.ndarray, maps: np.ndarray, types: tuple[str, ...], height: int):
+    """An RGB panel of what the eyes and the optic lobe see at this step: both eyes' luminance
+    and, for each of :data:`VISION_PANEL_TYPES` among ``types``, its cells' rectified voltage on
+    the hexagonal lattice (0 -> black, >= 0.5 -> white), in a 3 x 3 grid scaled to ``height``.
+    vision: [2, 721]; maps: [2, n_types, 721] (the policy's ``readout_maps``)."""
+    from PIL import Image, ImageDraw
+
+    from flyenvs.vision.hex_image import hex_image
+
+    tiles = [("eyes", np.asarray(vision))]
+    tiles += [
+        (t, np.clip(maps[:, types.index(t)] / 0.5, 0, 1)) for t in VISION_PANEL_TYPES if t in types
+    ]
+    images = [hex_image(v, cell_px=3) for _, v in tiles]
+    h, w = images[0].shape[:2]
+    grid = Image.new("RGB", (3 * w, 3 * (h + 12)), (0, 0, 0))
+    draw = ImageDraw.Draw(grid)
+    for k, ((name, _), image) in enumerate(zip(tiles, images, strict=True)):
+        x, y = (k % 3) * w, (k // 3) * (h + 12)
+        grid.paste(Image.fromarray(image), (x, y + 12))
+        draw.text((x + 2, y), name, fill=(255, 255, 255))
+    width = 8 * max(1, round(grid.width * height / grid.height / 8))  # video macro blocks
+    return np.asarray(grid.resize((width, height), Image.BILINEAR))
+
+
 def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
     """Run ``episodes`` seeded episodes (seeds ``seed``, ``seed + 1``, ...) with ``act(obs)``;
     append annotated frames to ``writer`` when given. Returns the summary figures (speeds mm/s,
@@ -87,6 +118,7 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
         start = prev = None
         history: list[dict] = []
         while True:
+            seen = obs.get("vision") if isinstance(obs, dict) else None
             obs, _, terminated, truncated, info = env.step(act(obs))
             xy = np.array([info["x_mm"], info["y_mm"]])
             start = xy if start is None else start
@@ -108,6 +140,11 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
                 if getattr(act, "activity", None):  # a connectome policy: its neurons too
                     history.append(act.activity)
                     frame = np.concatenate([frame, _neural_panel(history, frame.shape[0])], 1)
+                    maps = act.activity.get("readout_maps")
+                    if maps is not None and seen is not None:  # eyes -> optic lobe
+                        types = tuple(act.network.encoder.circuit.readout_types)
+                        panel = _vision_panel(seen, maps, types, frame.shape[0])
+                        frame = np.concatenate([frame, panel], 1)
                 writer.append_data(frame)
             n_frames += 1
             if terminated or truncated:

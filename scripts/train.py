@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         default="mlp",
         choices=ppo.POLICY_KINDS,
         help="mlp: Brax PPO's MLP; connectome: readout -> VNC -> joints (recurrent PPO; "
-        "presets quick, quick_frozen, quick_shuffled); feedforward: its MLP control",
+        "presets quick, quick_frozen, quick_shuffled; on a visual task the eyes drive it "
+        "through the optic lobe: quick, quick_trained); feedforward: its MLP control",
     )
     parser.add_argument("--task", help="a registered task (default: the preset's, Walk)")
     parser.add_argument("--out", required=True, type=Path, help="run directory")
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.out} already holds checkpoints; use --resume or a new --out")
         try:
             cfg = ppo.resolve_preset(
-                ppo.preset_name(args.preset, args.policy),
+                ppo.preset_name(args.preset, args.policy, args.task),
                 task=args.task,
                 num_timesteps=args.steps,
                 checkpoint_every=args.checkpoint_every,

@@ -151,6 +151,20 @@ def test_presets_resolve_and_reject_unknown_options():
         ppo.train("unused", None)
 
 
+def test_presets_per_task_and_policy():
+    """``--task T --policy P --preset X`` picks ``P_t_X`` where the task has its own preset."""
+    assert ppo.preset_name("quick", "connectome", "Optomotor") == "connectome_optomotor_quick"
+    assert ppo.preset_name("quick", "connectome", "Walk") == "connectome_quick"
+    assert ppo.preset_name("quick", "connectome") == "connectome_quick"
+    assert ppo.preset_name("quick", "mlp", "Optomotor") == "quick"
+    name = ppo.preset_name("quick_trained", "connectome", "VisualTaxis")
+    cfg = ppo.resolve_preset(name, task="VisualTaxis")
+    assert cfg["task"] == "VisualTaxis" and cfg["env"]["action_mode"] == "joints"
+    assert cfg["connectome"]["optic_lobe"]["trainable"] == ["bias", "time_const_s", "strength"]
+    with pytest.raises(KeyError, match="no preset 'quick_trained' for policy 'feedforward'"):
+        ppo.preset_name("quick_trained", "feedforward", "Optomotor")
+
+
 # ------------------------------------------------------------------------------ script bad input
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -158,7 +172,7 @@ def test_presets_resolve_and_reject_unknown_options():
         (["--preset", "huge", "--out", "x"], "no preset 'huge' for policy 'mlp'; valid:"),
         (
             ["--preset", "huge", "--policy", "connectome", "--out", "x"],
-            "valid: ['quick', 'quick_frozen'",
+            "'quick', 'quick_frozen'",
         ),
         (["--policy", "lstm", "--out", "x"], "invalid choice"),
         (["--task", "Swim", "--out", "x"], "Swim"),

@@ -7,7 +7,9 @@ state (parameters, normaliser, Adam's moments and count, the RNG key and the ste
 and the key stream exactly. Only the environments and the policy state restart (fresh episodes).
 
 ``cfg["policy"]``: ``"connectome"`` (:mod:`agents.connectome_walk`, options in
-``cfg["connectome"]``, e.g. ``{"trainable": []}`` for a frozen VNC), ``"gru"``
+``cfg["connectome"]``, e.g. ``{"trainable": []}`` for a frozen VNC; on a visual task
+:mod:`agents.connectome_visual`, the optic lobe's options in
+``cfg["connectome"]["optic_lobe"]``), ``"gru"``
 (:class:`~agents.recurrent_ppo.networks.GRUActorCritic`) or ``"feedforward"``
 (:class:`~agents.recurrent_ppo.networks.MLPActorCritic`, the connectome's MLP control), the
 last two with options in ``cfg["network"]``.
@@ -37,6 +39,10 @@ def make_network(cfg: dict[str, Any], task: Any, action_size: int) -> Any:
         options = dict(cfg.get("connectome", {}))
         trainable = options.pop("trainable", None)
         trainable = None if trainable is None else tuple(trainable)
+        if "vision" in task.observation_spec:  # eyes -> optic lobe -> the Walk policy
+            from agents import connectome_visual
+
+            return connectome_visual.make(task, trainable=trainable, **options)
         return connectome_walk.make(task, trainable=trainable, **options)
     if kind == "gru":
         return GRUActorCritic(action_size, **cfg.get("network", {}))
@@ -44,6 +50,12 @@ def make_network(cfg: dict[str, Any], task: Any, action_size: int) -> Any:
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["network"].items()}
         return MLPActorCritic(action_size, **options)
     raise ValueError(f"recurrent policy must be one of {POLICIES}, got {kind!r}")
+
+
+def network_obs_size(network: Any, obs_size: int) -> int:
+    """The observation size the network sees: the env's, or its frozen encoder's output."""
+    encoder = getattr(network, "observation_encoder", None)
+    return obs_size if encoder is None else int(encoder.encoded_size)
 
 
 def template(meta: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +69,7 @@ def template(meta: dict[str, Any]) -> dict[str, Any]:
     ppo = cfg["ppo"]
     return init_training_state(
         network,
-        int(meta["network"]["observation_size"]),
+        network_obs_size(network, int(meta["network"]["observation_size"])),
         float(ppo.get("learning_rate", 3e-4)),
         float(ppo.get("max_grad_norm", 0.5)),
     )

@@ -43,6 +43,22 @@ class Trajectory(NamedTuple):
     carry0: Carry  # the carry entering step 0
 
 
+def normalize(
+    network: RecurrentNetwork,
+    normalizer: running_statistics.RunningStatisticsState,
+    obs: jax.Array,
+) -> jax.Array:
+    """``obs`` [..., O] normalised by the running statistics, except the entries
+    ``network.raw_observation = (start, stop)`` (if the network has it), passed as they are
+    (e.g. luminance for an optic lobe, which expects values in [0, 1])."""
+    out = running_statistics.normalize(obs, normalizer)
+    raw = getattr(network, "raw_observation", None)
+    if raw is None:
+        return out
+    start, stop = raw
+    return out.at[..., start:stop].set(obs[..., start:stop])
+
+
 def policy_step(
     network: RecurrentNetwork,
     params: Params,
@@ -58,7 +74,7 @@ def policy_step(
     :func:`squash` of ``raw``, in [-1, 1], is what the environment receives.
     """
     carry, (mean, log_std), value = network.apply(
-        params, carry, running_statistics.normalize(obs, normalizer), reset
+        params, carry, normalize(network, normalizer, obs), reset
     )
     if key is None:
         raw = mean
@@ -130,7 +146,7 @@ def evaluate_sequences(
     def step(carry, x):
         o, r = x
         carry, (mean, log_std), value = network.apply(
-            params, carry, running_statistics.normalize(o, normalizer), r
+            params, carry, normalize(network, normalizer, o), r
         )
         return carry, (mean, log_std, value)
 

@@ -268,6 +268,11 @@ def train(
     env = wrap_env_fn(environment, episode_length=episode_length, action_repeat=action_repeat)
     if network is None:
         network = GRUActorCritic(environment.action_size, hidden_size, recurrent)
+    encoder = getattr(network, "observation_encoder", None)
+    if encoder is not None:  # a frozen first stage runs once per env step (encoded.py)
+        from agents.recurrent_ppo.encoded import EncodedObservation
+
+        env = EncodedObservation(env, encoder)
     optimizer = make_optimizer(learning_rate, max_grad_norm)
     if restore_state is not None and restore_params is not None:
         raise ValueError("pass restore_state or restore_params, not both")

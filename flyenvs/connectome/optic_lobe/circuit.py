@@ -101,3 +101,24 @@ class OpticLobeCircuit:
         inputs = circuit.check_inputs(inputs, self.n_inputs, state.shape[0], self.name)
         v = self.network.step(p, state, inputs, dt_s)
         return v, {"readout": v[:, self._readout]}
+
+    def advance(
+        self,
+        params: Params,
+        state: jax.Array,
+        inputs: jax.Array,
+        n_steps: int,
+        dt_s: float = DEFAULT_DT_S,
+    ) -> jax.Array:
+        """``n_steps`` Euler steps with ``inputs`` [batch, 721] held (one eye frame shown for
+        ``n_steps * dt_s`` s): voltages [batch, N] -> voltages [batch, N]. Equal to
+        :func:`flyenvs.connectome.circuit.run` of :meth:`step`, with the synaptic weights
+        gathered once."""
+        p = self._params(params)
+        state = jnp.asarray(state, jnp.float32)
+        inputs = circuit.check_inputs(inputs, self.n_inputs, state.shape[0], self.name)
+        return self.network.advance(p, state, inputs, n_steps, dt_s)
+
+    def readout(self, state: jax.Array) -> jax.Array:
+        """Voltages of :attr:`readout_types` at every column: [batch, n_types * 721]."""
+        return state[:, self._readout]

@@ -124,6 +124,13 @@ def _simulate(tab: _Tables, params: OpticLobeParams, v0, lum, dt_s, record):
     return _run(tab, params, v0, lum, dt_s, record)
 
 
+@partial(jax.jit, static_argnames=("n_steps",))
+def _advance(tab: _Tables, params: OpticLobeParams, v0, lum, dt_s, n_steps: int):
+    frames = jnp.broadcast_to(lum[None], (n_steps, *lum.shape))
+    v, _ = _run(tab, params, v0, frames, dt_s, jnp.zeros((0,), jnp.int32))
+    return v
+
+
 @jax.jit
 def _simulate_all(tab: _Tables, params: OpticLobeParams, v0, lum, dt_s):
     return _run(tab, params, v0, lum, dt_s, None)
@@ -249,6 +256,29 @@ class OpticLobe:
         xb = x[None, :, None] if single else x.T[None]
         out, _ = _simulate(self._tab, params, vb, xb, dt_s, jnp.zeros((0,), jnp.int32))
         return out[:, 0] if single else out.T
+
+    def advance(
+        self,
+        params: OpticLobeParams,
+        v: jax.Array,
+        x: jax.Array,
+        n_steps: int,
+        dt_s: float = DEFAULT_DT_S,
+    ) -> jax.Array:
+        """``n_steps`` Euler steps with the frame ``x`` held (an eye image shown for
+        ``n_steps * dt_s`` seconds). v: [B, N] voltages; x: [B, 721] luminance. Returns [B, N].
+        The synaptic weights are gathered once, not per step (cheaper than repeated
+        :meth:`step` calls); jit-, vmap- and grad-compatible."""
+        v = jnp.asarray(v)
+        x = jnp.asarray(x, v.dtype)
+        if v.ndim != 2 or v.shape[1] != self.n_neurons or x.shape != (v.shape[0], self.n_columns):
+            raise ValueError(
+                f"advance expects v [B, {self.n_neurons}] and x [B, {self.n_columns}], got "
+                f"{v.shape} and {x.shape}"
+            )
+        if int(n_steps) < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        return _advance(self._tab, params, v.T, x.T, dt_s, int(n_steps)).T
 
     def steady_state(
         self,

@@ -1,0 +1,345 @@
+"""The visual connectome policy: eyes -> optic lobe -> descending neurons -> VNC -> joints.
+
+A :class:`agents.recurrent_ppo.networks.RecurrentNetwork` for the recurrent PPO trainer, on a
+visual task (VisualTaxis, Optomotor, Pursuit) in the ``"joints"`` action mode::
+
+    obs["vision"] [2, 721] (luminance, flyvis column order, left eye first)
+      -> optic lobe: both eyes of every env as one batch [2B]; per control step,
+                     n_steps = control_dt_s / 5 ms Euler steps with the eye frame held
+                     (the eyes refresh once per control step, 50 Hz: docs/visual_connectome.md)
+      -> features:   per eye, readout type and retinal region k (a grid of n_azimuth x
+                     n_elevation regions of the column lattice; the eyes are mirror images, so
+                     region k is the same part of the visual field in both eyes):
+                     f = mean over the region's columns of relu(V) - relu(V_grey)  [B, 2, T, K]
+                     (relu(V): a graded synapse's output; V_grey: the grey-adapted voltage)
+      -> the connectome Walk policy (:mod:`agents.connectome_walk`) on x = (normalised
+         proprioception, f): readout onto the descending neurons -> VNC -> joint targets.
+
+The optic lobe is a pretrained flyvis ensemble member (``pretrained``, default 0). Its 734
+type-level parameters are **frozen** (``optic_lobe.trainable = []``, the default) or trained
+end to end (a list of :data:`flyenvs.connectome.optic_lobe.circuit.PARAM_NAMES`), as changes
+``d`` from the pretrained values: ``bias + d`` (voltage units), ``tau * exp(d)`` and
+``strength * exp(d)`` (both stay positive).
+
+Frozen, the optic lobe depends on nothing the trainer changes, so it runs once per env step
+as part of the observation (:attr:`VisualConnectomePolicy.observation_encoder`: the trainer
+wraps the env with :class:`agents.recurrent_ppo.encoded.EncodedObservation`, whose
+observations are ``(proprioception, f)``), not again in every PPO epoch's re-evaluation.
+Trained, it runs inside :meth:`VisualConnectomePolicy.apply` (its voltages part of the carry,
+the policy gradient flows back through the unroll into its parameters). The features are
+never normalised by the trainer (``raw_observation``), so both modes compute the same
+function of the same parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from agents.connectome_walk import VNCWalkPolicy
+from flyenvs.connectome.optic_lobe.circuit import OpticLobeCircuit
+from flyenvs.connectome.optic_lobe.network import DEFAULT_DT_S
+from flyenvs.connectome.optic_lobe.tuning import T4, T5
+from flyenvs.connectome.vnc.network import VNCState
+from flyenvs.vision.lattice import N_OMMATIDIA, hex_coords, lattice_xy
+
+#: Default readout: the motion detectors T4a-d (ON) and T5a-d (OFF), and the four columnar
+#: inputs whose responses carry luminance and contrast where nothing moves (Mi1 and Tm1:
+#: transient ON / OFF; Mi9 and Tm9: sustained, the dark-object signal a fixating fly needs).
+READOUT_TYPES: tuple[str, ...] = (*T4, *T5, "Mi1", "Tm1", "Mi9", "Tm9")
+N_EYES = 2
+VISION_SIZE = N_EYES * N_OMMATIDIA
+
+
+def pooling_matrix(n_azimuth: int, n_elevation: int) -> np.ndarray:
+    """[721, n_azimuth * n_elevation] float32: column -> region averaging weights (each region's
+    column sums to 1). Regions split the lattice into equal-width bands of its horizontal
+    coordinate (anterior -> posterior: azimuth) times bands of its vertical one (dorsal ->
+    ventral), region index ``a * n_elevation + e``."""
+    if int(n_azimuth) < 1 or int(n_elevation) < 1:
+        raise ValueError(f"n_azimuth and n_elevation must be >= 1, got {n_azimuth}, {n_elevation}")
+    x, y = lattice_xy(*hex_coords())
+    band = lambda q, n: np.minimum(  # noqa: E731
+        ((q - q.min()) / (q.max() - q.min()) * n).astype(int), n - 1
+    )
+    region = band(x, n_azimuth) * n_elevation + band(y, n_elevation)
+    pool = np.zeros((N_OMMATIDIA, n_azimuth * n_elevation), np.float32)
+    pool[np.arange(N_OMMATIDIA), region] = 1.0
+    return pool / pool.sum(axis=0, keepdims=True)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class OpticLobeEncoder:
+    """Eye frames -> optic-lobe voltages -> pooled readout features (see the module docstring).
+
+    Args:
+        circuit: the optic lobe (its ``readout_types`` are the feature types).
+        obs_size: size of the raw flat observation, whose last :data:`VISION_SIZE` entries are
+            ``vision`` [2, 721].
+        n_steps: optic-lobe Euler steps per control step (the frame held for all of them).
+        dt_s: optic-lobe step (s; flyvis's 5 ms).
+        n_azimuth, n_elevation: the retinal region grid (:func:`pooling_matrix`).
+    """
+
+    circuit: OpticLobeCircuit
+    obs_size: int
+    n_steps: int = 4
+    dt_s: float = DEFAULT_DT_S
+    n_azimuth: int = 4
+    n_elevation: int = 2
+
+    def __post_init__(self) -> None:
+        if self.obs_size <= VISION_SIZE:
+            raise ValueError(
+                f"obs_size must exceed the vision entry's {VISION_SIZE}, got {self.obs_size}"
+            )
+        if int(self.n_steps) < 1:
+            raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
+        pool = pooling_matrix(self.n_azimuth, self.n_elevation)
+        p0 = self.circuit.init_params(None)
+        grey = np.asarray(self.circuit.init_state(p0, 1, self.dt_s)[0])
+        object.__setattr__(self, "_pool", jnp.asarray(pool))
+        object.__setattr__(self, "_grey", grey)
+        object.__setattr__(self, "_p0", p0)
+        base = self._pooled(jnp.asarray(grey)[None, None])[0, 0]
+        object.__setattr__(self, "_base", base)  # [T, K]
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_types(self) -> int:
+        return len(self.circuit.readout_types)
+
+    @property
+    def n_regions(self) -> int:
+        return self.n_azimuth * self.n_elevation
+
+    @property
+    def feature_size(self) -> int:
+        """F = 2 eyes x readout types x regions."""
+        return N_EYES * self.n_types * self.n_regions
+
+    @property
+    def vision_start(self) -> int:
+        return self.obs_size - VISION_SIZE
+
+    @property
+    def encoded_size(self) -> int:
+        """Size of ``(proprioception, features)``."""
+        return self.vision_start + self.feature_size
+
+    @property
+    def pretrained_params(self) -> dict[str, jax.Array]:
+        """The optic lobe's starting (pretrained) parameters."""
+        return self._p0  # type: ignore[attr-defined]
+
+    # ---------------------------------------------------------------- dynamics
+    def initial_state(self, batch: int) -> jax.Array:
+        """Grey-adapted voltages [batch, 2, N] (the pretrained network's; an episode start)."""
+        grey = jnp.asarray(self._grey)  # type: ignore[attr-defined]
+        return jnp.broadcast_to(grey, (int(batch), N_EYES, grey.shape[0]))
+
+    def _pooled(self, v: jax.Array) -> jax.Array:
+        """[B, 2, N] voltages -> [B, 2, T, K] region means of relu(V) of the readout types."""
+        r = jax.nn.relu(v[..., self.circuit._readout])  # [B, 2, T * 721]
+        r = r.reshape(*v.shape[:2], self.n_types, N_OMMATIDIA)
+        return r @ self._pool  # type: ignore[attr-defined]
+
+    def features(self, v: jax.Array) -> jax.Array:
+        """[B, 2, N] voltages -> features [B, F] (eye-major, then type, then region)."""
+        f = self._pooled(v) - self._base  # type: ignore[attr-defined]
+        return f.reshape(v.shape[0], self.feature_size)
+
+    def step(
+        self, params: dict[str, jax.Array], state: jax.Array, vision: jax.Array, reset: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """One control step: voltages [B, 2, N] and luminance ``vision`` [B, 1442] (raw, the
+        flat ``obs["vision"]``) -> (voltages, features [B, F]). Rows with ``reset`` start from
+        the grey-adapted state (their episode starts at this frame)."""
+        batch = vision.shape[0]
+        # constant (frozen) parameters would let XLA constant-fold the 1.5 M-edge weight
+        # gather at compile time (minutes); the barrier keeps it a run-time op
+        params = jax.lax.optimization_barrier(params)
+        state = jnp.where(reset[:, None, None], self.initial_state(batch), state)
+        flat = state.reshape(batch * N_EYES, -1)
+        lum = vision.reshape(batch * N_EYES, N_OMMATIDIA)
+        flat = self.circuit.advance(params, flat, lum, self.n_steps, self.dt_s)
+        state = flat.reshape(batch, N_EYES, -1)
+        return state, self.features(state)
+
+    def readout_maps(self, state: jax.Array) -> jax.Array:
+        """Voltages of the readout types at every column, [B, 2, T, 721] (for the videos)."""
+        r = state[..., self.circuit._readout]
+        return r.reshape(*state.shape[:2], self.n_types, N_OMMATIDIA)
+
+    def encode(self, obs: jax.Array, features: jax.Array) -> jax.Array:
+        """Raw flat obs [B, O] and features [B, F] -> ``(proprioception, features)``."""
+        return jnp.concatenate([obs[:, : self.vision_start], features], axis=-1)
+
+
+class VisualCarry(NamedTuple):
+    """Carry of the end-to-end policy: optic-lobe voltages [B, 2, N] and the VNC's state."""
+
+    optic_lobe: jax.Array
+    vnc: VNCState
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class VisualConnectomePolicy:
+    """Optic lobe -> connectome Walk policy (see the module docstring).
+
+    Args:
+        walk: the DN readout -> VNC -> joints policy (its observation is ``(proprioception,
+            features)``).
+        encoder: the optic lobe and its feature readout.
+    """
+
+    walk: VNCWalkPolicy
+    encoder: OpticLobeEncoder
+
+    @property
+    def train_optic_lobe(self) -> bool:
+        return bool(self.encoder.circuit.trainable)
+
+    @property
+    def action_size(self) -> int:
+        return self.walk.action_size
+
+    @property
+    def action_squash(self) -> str:
+        return self.walk.action_squash
+
+    @property
+    def observation_encoder(self) -> OpticLobeEncoder | None:
+        """The frozen optic lobe, run by the trainer as part of the observation (None when it
+        trains: then :meth:`apply` runs it)."""
+        return None if self.train_optic_lobe else self.encoder
+
+    @property
+    def raw_observation(self) -> tuple[int, int]:
+        """(start, stop) of the observation entries the trainer passes unnormalised: the
+        features (frozen) or the luminance (trained end to end)."""
+        e = self.encoder
+        if self.train_optic_lobe:
+            return e.vision_start, e.obs_size
+        return e.vision_start, e.encoded_size
+
+    # ---------------------------------------------------------------- params
+    def init(self, rng: jax.Array, obs_size: int) -> dict[str, Any]:
+        """Fresh parameters; ``obs_size`` is the trainer's observation (encoded when frozen)."""
+        e = self.encoder
+        want = e.obs_size if self.train_optic_lobe else e.encoded_size
+        if obs_size != want:
+            raise ValueError(f"observation size {obs_size} != the policy's {want}")
+        params: dict[str, Any] = {"walk": self.walk.init(rng, e.encoded_size)}
+        if self.train_optic_lobe:
+            params["optic_lobe"] = {k: jnp.zeros_like(v) for k, v in e.pretrained_params.items()}
+        return params
+
+    def optic_lobe_params(self, params: dict[str, Any]) -> dict[str, jax.Array]:
+        """The optic lobe's parameters (flyvis units) from the policy's changes (frozen: the
+        pretrained values)."""
+        p0 = self.encoder.pretrained_params
+        if not self.train_optic_lobe:
+            return p0
+        d = params["optic_lobe"]
+        out = {
+            "bias": p0["bias"] + d["bias"],
+            "time_const_s": p0["time_const_s"] * jnp.exp(d["time_const_s"]),
+            "strength": p0["strength"] * jnp.exp(d["strength"]),
+        }
+        return self.encoder.circuit.freeze(out)
+
+    def initial_carry(self, batch: int) -> VisualCarry | VNCState:
+        vnc = self.walk.initial_carry(batch)
+        if not self.train_optic_lobe:
+            return vnc
+        return VisualCarry(self.encoder.initial_state(batch), vnc)
+
+    # ---------------------------------------------------------------- step
+    def _walk_input(self, params, carry, obs, reset):
+        """(walk carry, walk observation, optic-lobe carry or None)."""
+        if not self.train_optic_lobe:
+            return carry, obs, None
+        e = self.encoder
+        vision = obs[:, e.vision_start :]
+        ol, feats = e.step(self.optic_lobe_params(params), carry.optic_lobe, vision, reset)
+        return carry.vnc, e.encode(obs, feats), ol
+
+    def apply(
+        self, params: dict[str, Any], carry: Any, obs: jax.Array, reset: jax.Array
+    ) -> tuple[Any, tuple[jax.Array, jax.Array], jax.Array]:
+        """One control step (the RecurrentNetwork contract); ``obs`` [B, O] normalised except
+        :attr:`raw_observation`."""
+        vnc, x, ol = self._walk_input(params, carry, obs, reset)
+        vnc, out, value = self.walk.apply(params["walk"], vnc, x, reset)
+        return (vnc if ol is None else VisualCarry(ol, vnc)), out, value
+
+    def activity(
+        self, params: dict[str, Any], carry: Any, obs: jax.Array, reset: jax.Array
+    ) -> dict[str, jax.Array]:
+        """The Walk policy's ``dn_input`` and ``pool_rates_hz`` (:meth:`VNCWalkPolicy.activity`)
+        and, trained end to end, ``readout_maps`` [B, 2, T, 721] (the readout types' voltages
+        after this step's optic-lobe steps; frozen, the observation encoder gives them)."""
+        vnc, x, ol = self._walk_input(params, carry, obs, reset)
+        seen = self.walk.activity(params["walk"], vnc, x, reset)
+        if ol is not None:
+            seen["readout_maps"] = self.encoder.readout_maps(ol)
+        return seen
+
+
+def make(
+    task: Any,
+    trainable: tuple[str, ...] | None = None,
+    optic_lobe: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> VisualConnectomePolicy:
+    """The policy for a visual task (``env.task``) in the ``"joints"`` action mode.
+
+    Args:
+        trainable: the VNC parameters that learn (as :func:`agents.connectome_walk.make`).
+        optic_lobe: ``trainable`` (names of the optic lobe's parameters that learn; default
+            ``[]``, frozen), ``pretrained`` (ensemble member, default 0), ``readout_types``
+            (default :data:`READOUT_TYPES`), ``n_azimuth``, ``n_elevation`` (default 4, 2).
+        kwargs: the Walk policy's options (:func:`agents.connectome_walk.make`).
+    """
+    from agents import connectome_walk
+    from flyenvs.connectome import optic_lobe as ol
+
+    spec = task.observation_spec
+    names = list(spec)
+    if "vision" not in spec or names[-1] != "vision":
+        raise ValueError(
+            f"the visual connectome policy needs a visual task (last observation entry "
+            f"'vision'), got entries {names}"
+        )
+    options = dict(optic_lobe or {})
+    valid = {"trainable", "pretrained", "readout_types", "n_azimuth", "n_elevation"}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise KeyError(f"unknown optic_lobe options {unknown}; valid: {sorted(valid)}")
+    control_dt_s = float(task.config.control_dt_s)
+    n_steps = control_dt_s / DEFAULT_DT_S
+    if abs(n_steps - round(n_steps)) > 1e-6:
+        raise ValueError(
+            f"the control step ({control_dt_s} s) must be a whole number of optic-lobe steps "
+            f"({DEFAULT_DT_S} s)"
+        )
+    circuit = OpticLobeCircuit(
+        ol.build(),
+        readout_types=tuple(options.get("readout_types", READOUT_TYPES)),
+        trainable=tuple(options.get("trainable", ())),
+        pretrained=int(options.get("pretrained", 0)),
+    )
+    encoder = OpticLobeEncoder(
+        circuit,
+        obs_size=int(task.observation_size),
+        n_steps=round(n_steps),
+        n_azimuth=int(options.get("n_azimuth", 4)),
+        n_elevation=int(options.get("n_elevation", 2)),
+    )
+    walk = connectome_walk.make(task, trainable=trainable, **kwargs)
+    return VisualConnectomePolicy(walk, encoder)

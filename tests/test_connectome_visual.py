@@ -1,0 +1,268 @@
+"""The visual connectome policy (eyes -> optic lobe -> DNs -> VNC -> joints): the optic lobe's
+readout, the same function whether the optic lobe is frozen (run as the observation) or
+trained (run in the policy), gradients into the optic lobe, and a stateful Gymnasium policy
+whose descending drive turns with a rotating grating's direction."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import flyenvs.brax
+from agents import checkpoints, connectome_visual, policies, ppo
+from agents.recurrent_ppo import driver
+from agents.recurrent_ppo.encoded import EncodedObservation
+from agents.recurrent_ppo.rollout import normalize
+from agents.recurrent_ppo.train import init_training_state
+from flyenvs.vision.lattice import N_OMMATIDIA
+
+STEPS = 8
+
+
+def _cfg(**optic_lobe):
+    cfg = ppo.resolve_preset("connectome_smoke", task="Optomotor", env={"episode_length": STEPS})
+    if optic_lobe:
+        cfg["connectome"]["optic_lobe"] = optic_lobe
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def env():
+    cfg = _cfg()
+    return flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
+
+
+@pytest.fixture(scope="module")
+def frozen(env):
+    return driver.make_network(_cfg(), env.task, env.action_size)
+
+
+def test_pooling_regions_partition_the_lattice():
+    pool = connectome_visual.pooling_matrix(4, 2)
+    assert pool.shape == (N_OMMATIDIA, 8)
+    np.testing.assert_allclose(pool.sum(axis=0), 1.0, rtol=1e-5)
+    assert np.all((pool > 0).sum(axis=1) == 1)  # every column in exactly one region
+    sizes = (pool > 0).sum(axis=0)
+    assert sizes.min() > 40, sizes
+    with pytest.raises(ValueError, match="n_azimuth and n_elevation must be >= 1"):
+        connectome_visual.pooling_matrix(0, 2)
+
+
+def test_frozen_policy_sizes_and_grey_gives_no_features(env, frozen):
+    e = frozen.observation_encoder
+    assert e is frozen.encoder and not frozen.train_optic_lobe
+    assert e.feature_size == 2 * 12 * 8
+    assert e.encoded_size == env.task.observation_size - 2 * N_OMMATIDIA + e.feature_size
+    assert frozen.raw_observation == (e.vision_start, e.encoded_size)
+    grey = jnp.full((3, 2 * N_OMMATIDIA), 0.5)
+    state, f = jax.jit(e.step)(e.pretrained_params, e.initial_state(3), grey, jnp.zeros(3, bool))
+    assert f.shape == (3, e.feature_size) and state.shape == (3, 2, e.circuit.network.n_neurons)
+    assert float(jnp.abs(f).max()) < 1e-3  # grey after grey adaptation: nothing to report
+    light = grey.at[:, :N_OMMATIDIA].set(1.0)  # the left eye sees a flash
+    _, f = jax.jit(e.step)(e.pretrained_params, state, light, jnp.zeros(3, bool))
+    left, right = np.abs(np.asarray(f).reshape(3, 2, -1)).max(axis=-1).T
+    assert np.all(left > 0.05) and np.all(right < 1e-3)
+
+
+def test_bad_visual_configurations_raise_clearly(env):
+    with pytest.raises(KeyError, match="unknown optic_lobe options"):
+        driver.make_network(_cfg(tiers=3), env.task, env.action_size)
+    with pytest.raises(ValueError, match="unknown"):
+        driver.make_network(_cfg(trainable=["weights"]), env.task, env.action_size)
+    with pytest.raises(ValueError, match="Lawf1 has 123 neurons"):
+        driver.make_network(_cfg(readout_types=["Lawf1"]), env.task, env.action_size)
+    walk = flyenvs.brax.make("Walk", backend="mujoco", action_mode="joints")
+    with pytest.raises(ValueError, match="needs a visual task"):
+        connectome_visual.make(walk.task)
+
+
+def test_frozen_and_trained_optic_lobe_compute_the_same_policy(env, frozen):
+    """Frozen, the trainer runs the optic lobe as the observation (EncodedObservation);
+    trained, the policy runs it. With the same (pretrained) parameters: the same actions."""
+    trained = driver.make_network(
+        _cfg(trainable=["bias", "time_const_s", "strength"]), env.task, env.action_size
+    )
+    assert trained.observation_encoder is None and trained.train_optic_lobe
+    e = frozen.encoder
+    st = init_training_state(frozen, e.encoded_size, 1e-3, 0.5)
+    w = st["network"]["walk"]["readout"]["w"]
+    st["network"]["walk"]["readout"]["w"] = 0.3 * jax.random.normal(jax.random.PRNGKey(0), w.shape)
+    p_frozen, norm = st["network"], st["normalizer"]
+    st_t = init_training_state(trained, e.obs_size, 1e-3, 0.5)  # fresh statistics: identity
+    p_trained, norm_t = (
+        {**p_frozen, "optic_lobe": st_t["network"]["optic_lobe"]},
+        st_t["normalizer"],
+    )
+
+    wrapped = EncodedObservation(flyenvs.brax.wrap_for_training(env, STEPS), e)
+    s = jax.jit(wrapped.reset)(jax.random.split(jax.random.PRNGKey(2), 2))
+    raw = jnp.stack([s.info["raw_obs"], jnp.roll(s.info["raw_obs"], 1, axis=0)])
+    reset = jnp.array([[True, True], [False, False]])
+
+    @jax.jit
+    def both(raw, reset):
+        def body(c, x):
+            enc, cf, ct = c
+            o, r = x
+            enc, f = e.step(e.pretrained_params, enc, o[:, e.vision_start :], r)
+            cf, (mf, _), vf = frozen.apply(p_frozen, cf, normalize(frozen, norm, e.encode(o, f)), r)
+            ct, (mt, _), vt = trained.apply(p_trained, ct, normalize(trained, norm_t, o), r)
+            return (enc, cf, ct), (mf, mt, vf, vt)
+
+        init = (e.initial_state(2), frozen.initial_carry(2), trained.initial_carry(2))
+        return jax.lax.scan(body, init, (raw, reset))[1]
+
+    mf, mt, vf, vt = both(raw, reset)
+    np.testing.assert_allclose(np.asarray(mf), np.asarray(mt), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(vf), np.asarray(vt), atol=1e-4)
+    assert float(jnp.abs(mf[1] - mf[0]).max()) > 1e-3  # the frames differ, so do the actions
+
+
+def test_policy_gradient_reaches_the_trained_optic_lobe(env):
+    trained = driver.make_network(_cfg(trainable=["strength"]), env.task, env.action_size)
+    e = trained.encoder
+    params = trained.init(jax.random.PRNGKey(0), e.obs_size)
+    w = params["walk"]["readout"]["w"]
+    params["walk"]["readout"]["w"] = jax.random.normal(jax.random.PRNGKey(1), w.shape)
+    obs = jax.random.uniform(jax.random.PRNGKey(2), (1, e.obs_size))
+
+    def mean_action(p):
+        carry = trained.initial_carry(1)
+        carry, (m, _), _ = trained.apply(p, carry, obs, jnp.ones(1, bool))
+        _, (m, _), _ = trained.apply(p, carry, obs, jnp.zeros(1, bool))
+        return jnp.sum(m**2)
+
+    g = jax.jit(jax.grad(mean_action))(params)["optic_lobe"]
+    assert float(jnp.abs(g["strength"]).max()) > 0
+    assert float(jnp.abs(g["bias"]).max()) == 0 and float(jnp.abs(g["time_const_s"]).max()) == 0
+
+
+def _yaw_readout(network, w_shape) -> jax.Array:
+    """A hand-wired optomotor readout [obs, 6]: yaw = (T4a + T5a - T4b - T5b) of the left eye
+    minus that of the right eye (a and b: the two horizontal directions; the eyes' lattices
+    are mirror images, so a yaw rotation moves the image oppositely in them), added to the
+    left DNs' drive and subtracted from the right DNs'."""
+    e = network.encoder
+    types = list(e.circuit.readout_types)
+    w = np.zeros((2, e.n_types, e.n_regions, 2, 3), np.float32)  # eye, type, region, side, leg
+    for t, sign in (("T4a", 1), ("T5a", 1), ("T4b", -1), ("T5b", -1)):
+        for eye, eye_sign in ((0, 1), (1, -1)):
+            for side, side_sign in ((0, 1), (1, -1)):
+                w[eye, types.index(t), :, side] = sign * eye_sign * side_sign
+    out = np.zeros(w_shape, np.float32)
+    out[e.vision_start :] = w.reshape(e.feature_size, 6)
+    return jnp.asarray(out)
+
+
+def _grating_frames(direction: str, seed: int, n: int) -> np.ndarray:
+    """[n, 1442] eye frames of a still fly (the reset pose of ``seed``) watching the Optomotor
+    grating turn ``direction``, one per 20 ms control step (the tasks' 50 Hz refresh)."""
+    genv = gym.make("flyenvs/Optomotor-v1", action_mode="joints", grating={"direction": direction})
+    genv.reset(seed=seed)
+    u = genv.unwrapped
+    readout, info = u._stepper.backend.readout(u._physics), dict(u._info)
+    frames = []
+    for _ in range(n):
+        frames.append(np.asarray(u.task.vision(readout, info)).reshape(-1))
+        info["arena"] = u.task._advance_arena(info["arena"], u.task.config.control_dt_s)
+    genv.close()
+    return np.stack(frames)
+
+
+def test_optic_lobe_in_the_loop_sees_the_grating_direction(frozen):
+    """The eyes at 50 Hz -> optic lobe (4 steps of 5 ms per frame) -> features: the horizontal
+    motion signal (T4a + T5a - T4b - T5b, mean over the eye) of each eye reverses with the
+    grating's direction, oppositely in the two eyes (a yaw rotation), on every seed."""
+    e = frozen.encoder
+    types = list(e.circuit.readout_types)
+    step = jax.jit(e.step)
+    idx = {t: types.index(t) for t in ("T4a", "T5a", "T4b", "T5b")}
+    for seed in (0, 1):
+        yaw = {}
+        for direction in ("left", "right"):
+            state, motion = e.initial_state(1), []
+            for t, frame in enumerate(_grating_frames(direction, seed, 15)):
+                state, f = step(e.pretrained_params, state, frame[None], jnp.array([t == 0]))
+                f = np.asarray(f).reshape(2, e.n_types, e.n_regions).mean(axis=-1)
+                a = f[:, idx["T4a"]] + f[:, idx["T5a"]] - f[:, idx["T4b"]] - f[:, idx["T5b"]]
+                motion.append(a)
+            left_eye, right_eye = np.mean(motion[5:], axis=0)  # after the onset transient
+            assert left_eye * right_eye < 0, (seed, direction, left_eye, right_eye)
+            yaw[direction] = left_eye - right_eye
+        assert yaw["left"] > 0.1 and yaw["right"] < -0.1, (seed, yaw)
+
+
+def test_gymnasium_policy_holds_the_optic_lobe_state_and_sees(tmp_path, env, frozen):
+    """``policies.load`` on a visual run: a stateful policy in a plain gymnasium.make loop,
+    reporting its optic lobe's readout maps and DN drives; with a readout of the T4/T5
+    yaw signal its actions differ when the grating turns the other way."""
+    cfg = _cfg()
+    st = init_training_state(frozen, frozen.encoder.encoded_size, 1e-3, 0.5)
+    w = st["network"]["walk"]["readout"]["w"]
+    st["network"]["walk"]["readout"]["w"] = 0.3 * _yaw_readout(frozen, w.shape)
+    checkpoints.save(tmp_path, 640, st, driver.run_meta(cfg, env))
+    policy = policies.load(tmp_path)
+    assert isinstance(policy, policies.RecurrentPolicy)
+
+    actions = {}
+    for direction in ("left", "right"):
+        config = {**policy.env_config}
+        config["grating"] = {**config["grating"], "direction": direction}
+        genv = gym.make(policy.gym_id, **config)
+        obs, _ = genv.reset(seed=3)
+        policy.reset()
+        acts = []
+        for _ in range(4):
+            acts.append(policy(obs))
+            assert policy.activity["readout_maps"].shape == (2, 12, N_OMMATIDIA)
+            assert policy.activity["dn_input"].shape == (6,)
+            obs, *_ = genv.step(acts[-1])
+        genv.close()
+        actions[direction] = np.stack(acts)
+    assert policy.state is not None
+    np.testing.assert_array_equal(actions["left"][0], actions["right"][0])  # same first frame
+    assert np.abs(actions["left"][-1] - actions["right"][-1]).max() > 1e-3
+
+    # scripts/evaluate.py: camera | DN drives and motor pools | eyes and T4/T5 maps
+    import sys
+    from pathlib import Path
+
+    import imageio.v3 as iio
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import evaluate
+
+    out = tmp_path / "v.mp4"
+    argv = [str(tmp_path), "--out", str(out), "--episodes", "1", "--steps", "4"]
+    assert evaluate.main([*argv, "--size", "120", "160"]) == 0
+    frames = iio.imread(out)  # the visual env's own render is camera + eyes
+    assert frames.shape[0] == 4 and frames.shape[2] > 160 + 240 + 150, frames.shape
+    vision = frames[-1][:, -150:].astype(float)
+    assert vision.std() > 5  # eyes and T4/T5 maps drawn
+
+
+def test_encoded_observation_restarts_the_optic_lobe_where_an_episode_starts(env, frozen):
+    """The frozen optic lobe runs as the observation: its voltages carry over within an
+    episode and restart from grey on the next episode's first frame (auto-reset)."""
+    e = frozen.encoder
+    wrapped = EncodedObservation(flyenvs.brax.wrap_for_training(env, episode_length=3), e)
+    assert wrapped.observation_size == e.encoded_size
+    step = jax.jit(wrapped.step)
+    s = jax.jit(wrapped.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
+    zero = jnp.zeros((2, env.action_size))
+    fresh = jax.jit(e.step)
+    grey = e.initial_state(2)
+    for t in range(3):
+        s = step(s, zero)
+        frame = s.info["raw_obs"][:, e.vision_start :]
+        restarted, f = fresh(e.pretrained_params, grey, frame, jnp.ones(2, bool))
+        gap = float(jnp.abs(s.info["encoder_state"] - restarted).max())
+        if t < 2:  # mid-episode: the state carries over (differs from a restart)
+            assert not bool(s.done.any()) and gap > 1e-3
+        else:  # the time limit ended both episodes: restarted on the new first frame
+            assert bool(s.done.all()) and gap < 1e-5
+            np.testing.assert_allclose(s.obs[:, e.vision_start :], f, atol=1e-6)
+            assert s.obs.shape == (2, e.encoded_size)
