@@ -470,7 +470,9 @@ def train(
     if remaining <= 0:
         summary["final_step"] = start_step
         return summary
-    progress = EvalLog(run_dir, summary, on_eval, offset=start_step)
+    # a resumed segment's first evaluation is of the restored policy, evaluated when it was saved
+    skip = start_step if start_step else None
+    progress = EvalLog(run_dir, summary, on_eval, offset=start_step, skip_step=skip)
 
     def save_params(step: int, make_policy: Any, params: Any) -> None:
         if step > 0:
