@@ -119,6 +119,29 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "checkpoint_every": 25_600,
     },
+    # connectome_quick's recipe at default's scale: 5 s episodes, 64 envs, 20-step unrolls, Adam
+    # 5e-4; 1M env steps, about 2 hours on 2 CPU cores with the batched C engine.
+    "connectome_default": {
+        "task": "Walk",
+        "policy": "connectome",
+        "env": {"action_mode": "joints", "action.joints.n_chunk": 2, "episode_length": 250},
+        "connectome": {"init_log_std": -1.5},
+        "ppo": {
+            "num_timesteps": 1_000_000,
+            "num_envs": 64,
+            "unroll_length": 20,
+            "num_minibatches": 4,
+            "num_updates_per_batch": 8,
+            "learning_rate": 5e-4,
+            "entropy_cost": 1e-3,
+            "discounting": 0.97,
+            "clipping_epsilon": 0.2,
+            "max_grad_norm": 0.5,
+            "num_eval_envs": 64,
+            "normalize_observations": True,
+        },
+        "checkpoint_every": 100_000,
+    },
     "connectome_smoke": {
         "task": "Walk",
         "policy": "connectome",

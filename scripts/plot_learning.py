@@ -34,6 +34,9 @@ def read_run(run_dir: Path) -> tuple[dict[str, list[float]], dict]:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"{path} has no evaluation rows yet")
+    # a run resumed before 2026-11-30 evaluated its restored step again: keep the first row
+    seen: set[str] = set()
+    rows = [r for r in rows if not (r["step"] in seen or seen.add(r["step"]))]
     columns = {k: [float(r[k]) if r.get(k) not in (None, "") else float("nan") for r in rows]
                for k in rows[0]}  # fmt: skip
     config = run_dir / "config.json"

@@ -173,3 +173,28 @@ def test_connectome_quick_preset_learns(tmp_path):
     untrained = record["baseline_untrained"]
     assert record["falls"] == 0
     assert record["mean_abs_speed_error_mm_s"] < untrained["mean_abs_speed_error_mm_s"], record
+
+
+def test_vnc_envelope_script_smoke(tmp_path):
+    """scripts/vnc_envelope.py: the open-loop speed / turn envelope of the VNC (one setting)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "vnc_envelope.py"
+    out = tmp_path / "env.json"
+    args = ["--forward", "0", "--turn", "0.5", "--envs", "2", "--steps", "6", "--warmup-steps", "2"]
+    result = subprocess.run(
+        [sys.executable, str(script), *args, "--out", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(out.read_text())
+    (row,) = record["rows"]
+    assert row["dn_left"] > 0 > row["dn_right"] and row["falls"] == 0
+    assert np.isfinite(row["speed_mm_s"]) and np.isfinite(row["turn_rad_s"])
+    bad = subprocess.run(
+        [sys.executable, str(script), "--steps", "3", "--warmup-steps", "3"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--warmup-steps" in bad.stderr

@@ -39,3 +39,16 @@ def test_plot_rejects_a_directory_without_metrics_and_a_non_png_name(tmp_path):
     run = _fake_run(tmp_path / "run", 0)
     result = _plot(str(run), "--out", str(tmp_path / "c.svg"))
     assert result.returncode == 2 and "must end with .png" in result.stderr
+
+
+def test_a_repeated_step_keeps_its_first_row(tmp_path):
+    """Runs resumed before 2026-11-30 evaluated their restored step twice."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import plot_learning
+
+    run = _fake_run(tmp_path / "run", 0)
+    csv_path = run / "metrics.csv"
+    csv_path.write_text(csv_path.read_text() + "1000,5,64,32,21\n3000,90,75,38,23\n")
+    columns, _ = plot_learning.read_run(run)
+    assert columns["step"] == [0.0, 1000.0, 2000.0, 3000.0]
+    assert columns["eval/episode_reward"] == [60.0, 65.0, 70.0, 75.0]
