@@ -291,6 +291,33 @@ class VisualConnectomePolicy:
         return seen
 
 
+def optomotor_readout(policy: VisualConnectomePolicy, gain: float = 1.0) -> np.ndarray:
+    """A hand-wired optomotor readout: DN readout weights [encoded_size, 6] (the Walk policy's
+    ``readout.w``; DNg100 L F/M/H, R F/M/H) from the T4/T5 features alone.
+
+    Each eye's horizontal motion signal is T4a + T5a - T4b - T5b (a and b: the two horizontal
+    preferred directions, summed over the eye's regions); the eyes' lattices are mirror images,
+    so a yaw rotation of the world drives it with opposite signs in the two eyes, and
+    ``yaw = left eye - right eye`` is positive for a world turning left (counter-clockwise from
+    above). ``gain * yaw`` is added to the right legs' drive and subtracted from the left legs'
+    (the VNC turns the fly towards the side with less drive: docs/connectome_walk.md), so the
+    fly turns with the world: the optomotor response, the reference a trained readout is
+    compared with."""
+    e = policy.encoder
+    types = list(e.circuit.readout_types)
+    missing = [t for t in ("T4a", "T4b", "T5a", "T5b") if t not in types]
+    if missing:
+        raise ValueError(f"the optomotor readout needs readout types {missing}")
+    w = np.zeros((N_EYES, e.n_types, e.n_regions, 2, 3), np.float32)  # eye, type, region, side
+    for t, sign in (("T4a", 1.0), ("T5a", 1.0), ("T4b", -1.0), ("T5b", -1.0)):
+        for eye, eye_sign in ((0, 1.0), (1, -1.0)):
+            for side, side_sign in ((0, -1.0), (1, 1.0)):  # left legs -, right legs +
+                w[eye, types.index(t), :, side] = gain * sign * eye_sign * side_sign
+    out = np.zeros((e.encoded_size, 6), np.float32)
+    out[e.vision_start :] = w.reshape(e.feature_size, 6)
+    return out
+
+
 def make(
     task: Any,
     trainable: tuple[str, ...] | None = None,

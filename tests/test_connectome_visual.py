@@ -140,23 +140,6 @@ def test_policy_gradient_reaches_the_trained_optic_lobe(env):
     assert float(jnp.abs(g["bias"]).max()) == 0 and float(jnp.abs(g["time_const_s"]).max()) == 0
 
 
-def _yaw_readout(network, w_shape) -> jax.Array:
-    """A hand-wired optomotor readout [obs, 6]: yaw = (T4a + T5a - T4b - T5b) of the left eye
-    minus that of the right eye (a and b: the two horizontal directions; the eyes' lattices
-    are mirror images, so a yaw rotation moves the image oppositely in them), added to the
-    left DNs' drive and subtracted from the right DNs'."""
-    e = network.encoder
-    types = list(e.circuit.readout_types)
-    w = np.zeros((2, e.n_types, e.n_regions, 2, 3), np.float32)  # eye, type, region, side, leg
-    for t, sign in (("T4a", 1), ("T5a", 1), ("T4b", -1), ("T5b", -1)):
-        for eye, eye_sign in ((0, 1), (1, -1)):
-            for side, side_sign in ((0, 1), (1, -1)):
-                w[eye, types.index(t), :, side] = sign * eye_sign * side_sign
-    out = np.zeros(w_shape, np.float32)
-    out[e.vision_start :] = w.reshape(e.feature_size, 6)
-    return jnp.asarray(out)
-
-
 def _grating_frames(direction: str, seed: int, n: int) -> np.ndarray:
     """[n, 1442] eye frames of a still fly (the reset pose of ``seed``) watching the Optomotor
     grating turn ``direction``, one per 20 ms control step (the tasks' 50 Hz refresh)."""
@@ -202,7 +185,10 @@ def test_gymnasium_policy_holds_the_optic_lobe_state_and_sees(tmp_path, env, fro
     cfg = _cfg()
     st = init_training_state(frozen, frozen.encoder.encoded_size, 1e-3, 0.5)
     w = st["network"]["walk"]["readout"]["w"]
-    st["network"]["walk"]["readout"]["w"] = 0.3 * _yaw_readout(frozen, w.shape)
+    st["network"]["walk"]["readout"]["w"] = jnp.asarray(
+        connectome_visual.optomotor_readout(frozen, gain=0.3)
+    )
+    assert w.shape == st["network"]["walk"]["readout"]["w"].shape
     checkpoints.save(tmp_path, 640, st, driver.run_meta(cfg, env))
     policy = policies.load(tmp_path)
     assert isinstance(policy, policies.RecurrentPolicy)
@@ -266,3 +252,27 @@ def test_encoded_observation_restarts_the_optic_lobe_where_an_episode_starts(env
             assert bool(s.done.all()) and gap < 1e-5
             np.testing.assert_allclose(s.obs[:, e.vision_start :], f, atol=1e-6)
             assert s.obs.shape == (2, e.encoded_size)
+
+
+def test_optomotor_handwired_script_smoke(tmp_path):
+    """scripts/optomotor_handwired.py: the hand-wired optomotor reference (one speed)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "optomotor_handwired.py"
+    out = tmp_path / "o.json"
+    args = ["--speeds", "1.0", "--episodes", "1", "--steps", "6", "--warmup-steps", "2"]
+    result = subprocess.run(
+        [sys.executable, str(script), *args, "--out", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["direction"] for r in rows] == ["left", "right"]
+    assert all(np.isfinite(r["turn_rate_rad_s"]) and r["falls"] == 0 for r in rows)
+    assert all(len(r["episode_turn_rates_rad_s"]) == 1 for r in rows)
+    bad = subprocess.run(
+        [sys.executable, str(script), "--speeds", "0"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "--speeds must be > 0" in bad.stderr
