@@ -195,10 +195,17 @@ class VisualConnectomePolicy:
         walk: the DN readout -> VNC -> joints policy (its observation is ``(proprioception,
             features)``).
         encoder: the optic lobe and its feature readout.
+        bilateral: constrain the DN readout to the fly's left-right symmetry: each eye's
+            features drive its own side's DNs with weights ``same`` [T, K, 3] and the other
+            side's with ``other`` [T, K, 3], the same for both eyes, and both sides share one
+            bias [3] (per leg pair). A mirror-image scene then gives mirror-image drives, and
+            no constant turn can be learned: turning comes only from what the eyes see (and
+            proprioception). These replace the Walk readout's bias and visual rows.
     """
 
     walk: VNCWalkPolicy
     encoder: OpticLobeEncoder
+    bilateral: bool = False
 
     @property
     def train_optic_lobe(self) -> bool:
@@ -235,6 +242,9 @@ class VisualConnectomePolicy:
         if obs_size != want:
             raise ValueError(f"observation size {obs_size} != the policy's {want}")
         params: dict[str, Any] = {"walk": self.walk.init(rng, e.encoded_size)}
+        if self.bilateral:
+            zeros = jnp.zeros((e.n_types, e.n_regions, 3), jnp.float32)
+            params["bilateral"] = {"same": zeros, "other": zeros, "bias": jnp.zeros((3,))}
         if self.train_optic_lobe:
             params["optic_lobe"] = {k: jnp.zeros_like(v) for k, v in e.pretrained_params.items()}
         return params
@@ -260,6 +270,22 @@ class VisualConnectomePolicy:
         return VisualCarry(self.encoder.initial_state(batch), vnc)
 
     # ---------------------------------------------------------------- step
+    def walk_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The Walk policy's parameters; with :attr:`bilateral`, its readout bias and visual
+        rows built from the symmetric ``params["bilateral"]``."""
+        if not self.bilateral:
+            return params["walk"]
+        e, sym = self.encoder, params["bilateral"]
+        same, other = sym["same"], sym["other"]
+        # [eye, type, region, side, leg]: eye 0 = left drives side 0 (left DNs) with `same`
+        left_eye = jnp.stack([same, other], axis=2)
+        right_eye = jnp.stack([other, same], axis=2)
+        w_vis = jnp.stack([left_eye, right_eye]).reshape(e.feature_size, 6)
+        readout = params["walk"]["readout"]
+        w = readout["w"].at[e.vision_start :].set(w_vis)
+        b = jnp.concatenate([sym["bias"], sym["bias"]])
+        return {**params["walk"], "readout": {"w": w, "b": b}}
+
     def _walk_input(self, params, carry, obs, reset):
         """(walk carry, walk observation, optic-lobe carry or None)."""
         if not self.train_optic_lobe:
@@ -275,7 +301,7 @@ class VisualConnectomePolicy:
         """One control step (the RecurrentNetwork contract); ``obs`` [B, O] normalised except
         :attr:`raw_observation`."""
         vnc, x, ol = self._walk_input(params, carry, obs, reset)
-        vnc, out, value = self.walk.apply(params["walk"], vnc, x, reset)
+        vnc, out, value = self.walk.apply(self.walk_params(params), vnc, x, reset)
         return (vnc if ol is None else VisualCarry(ol, vnc)), out, value
 
     def activity(
@@ -285,7 +311,7 @@ class VisualConnectomePolicy:
         and, trained end to end, ``readout_maps`` [B, 2, T, 721] (the readout types' voltages
         after this step's optic-lobe steps; frozen, the observation encoder gives them)."""
         vnc, x, ol = self._walk_input(params, carry, obs, reset)
-        seen = self.walk.activity(params["walk"], vnc, x, reset)
+        seen = self.walk.activity(self.walk_params(params), vnc, x, reset)
         if ol is not None:
             seen["readout_maps"] = self.encoder.readout_maps(ol)
         return seen
@@ -331,7 +357,8 @@ def make(
         optic_lobe: ``trainable`` (names of the optic lobe's parameters that learn; default
             ``[]``, frozen), ``pretrained`` (ensemble member, default 0), ``readout_types``
             (default :data:`READOUT_TYPES`), ``n_azimuth``, ``n_elevation`` (default 4, 2).
-        kwargs: the Walk policy's options (:func:`agents.connectome_walk.make`).
+        kwargs: ``bilateral`` (default False; see :class:`VisualConnectomePolicy`) and the Walk
+            policy's options (:func:`agents.connectome_walk.make`).
     """
     from agents import connectome_walk
     from flyenvs.connectome import optic_lobe as ol
@@ -368,5 +395,6 @@ def make(
         n_azimuth=int(options.get("n_azimuth", 4)),
         n_elevation=int(options.get("n_elevation", 2)),
     )
+    bilateral = bool(kwargs.pop("bilateral", False))
     walk = connectome_walk.make(task, trainable=trainable, **kwargs)
-    return VisualConnectomePolicy(walk, encoder)
+    return VisualConnectomePolicy(walk, encoder, bilateral=bilateral)

@@ -189,11 +189,15 @@ PRESETS["feedforward_quick"] = {
 PRESETS["feedforward_quick"]["network"] = {"policy_hidden": (5,), "value_hidden": (64, 64)}
 
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
-# ensemble member 0, frozen: run once per env step as the observation) -> DN readout -> VNC ->
-# joints, on each visual task; 1 s episodes, the connectome_quick recipe.
+# ensemble member 0, frozen: run once per env step as the observation) -> DN readout (left-right
+# symmetric: no constant turn) -> VNC -> joints, on each visual task; 1 s episodes, the
+# connectome_quick recipe.
 for _task, _steps in (("Optomotor", 128_000), ("VisualTaxis", 128_000), ("Pursuit", 128_000)):
     PRESETS[f"connectome_{_task.lower()}_quick"] = _variant(
-        "connectome_quick", task=_task, ppo={"num_timesteps": _steps}
+        "connectome_quick",
+        task=_task,
+        ppo={"num_timesteps": _steps},
+        connectome={"bilateral": True},
     )
     PRESETS[f"connectome_{_task.lower()}_quick_trained"] = _variant(
         f"connectome_{_task.lower()}_quick",

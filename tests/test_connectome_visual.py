@@ -5,6 +5,8 @@ whose descending drive turns with a rotating grating's direction."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -65,6 +67,33 @@ def test_frozen_policy_sizes_and_grey_gives_no_features(env, frozen):
     _, f = jax.jit(e.step)(e.pretrained_params, state, light, jnp.zeros(3, bool))
     left, right = np.abs(np.asarray(f).reshape(3, 2, -1)).max(axis=-1).T
     assert np.all(left > 0.05) and np.all(right < 1e-3)
+
+
+def test_bilateral_readout_mirrors_the_drive_and_cannot_turn_by_itself(env):
+    """With the fly's left-right symmetry imposed, swapping what the two eyes see swaps the two
+    sides' DN drives, and equal eyes give equal drives whatever the (shared) bias."""
+    net = driver.make_network(_cfg(), env.task, env.action_size)
+    sym = dataclasses.replace(net, bilateral=True)
+    e = sym.encoder
+    params = sym.init(jax.random.PRNGKey(0), e.encoded_size)
+    keys = jax.random.split(jax.random.PRNGKey(1), 3)
+    params["bilateral"] = {
+        "same": jax.random.normal(keys[0], params["bilateral"]["same"].shape),
+        "other": jax.random.normal(keys[1], params["bilateral"]["other"].shape),
+        "bias": jnp.array([0.3, -0.2, 0.5]),
+    }
+    walk = sym.walk_params(params)
+    feats = 0.3 * jax.random.normal(keys[2], (2, e.n_types * e.n_regions))
+    x = jnp.zeros((2, e.encoded_size))
+    x = x.at[0, e.vision_start :].set(feats.reshape(-1))
+    x = x.at[1, e.vision_start :].set(feats[::-1].reshape(-1))  # the mirror image
+    dn = np.asarray(sym.walk.dn_input(walk, x))
+    np.testing.assert_allclose(dn[0, :3], dn[1, 3:], rtol=1e-5)
+    np.testing.assert_allclose(dn[0, 3:], dn[1, :3], rtol=1e-5)
+    assert np.abs(dn[0, :3] - dn[0, 3:]).max() > 1.0  # the scene is asymmetric: a turn
+    blank = np.asarray(sym.walk.dn_input(walk, jnp.zeros((1, e.encoded_size))))
+    np.testing.assert_allclose(blank[0, :3], blank[0, 3:])  # the bias alone cannot turn
+    assert ppo.resolve_preset("connectome_optomotor_quick")["connectome"]["bilateral"] is True
 
 
 def test_bad_visual_configurations_raise_clearly(env):
