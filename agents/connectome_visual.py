@@ -282,7 +282,7 @@ class VisualConnectomePolicy:
         right_eye = jnp.stack([other, same], axis=2)
         w_vis = jnp.stack([left_eye, right_eye]).reshape(e.feature_size, 6)
         readout = params["walk"]["readout"]
-        w = readout["w"].at[e.vision_start :].set(w_vis)
+        w = jnp.asarray(readout["w"]).at[e.vision_start :].set(w_vis)
         b = jnp.concatenate([sym["bias"], sym["bias"]])
         return {**params["walk"], "readout": {"w": w, "b": b}}
 

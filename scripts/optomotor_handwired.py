@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.recurrent_ppo.train import init_training_state
 
     cfg = ppo.resolve_preset("connectome_optomotor_quick", env={"episode_length": args.steps})
+    cfg["connectome"]["bilateral"] = False  # the readout below is written out in full
     env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)
     state = init_training_state(net, net.encoder.encoded_size, 1e-3, 0.5)

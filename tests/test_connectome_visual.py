@@ -82,7 +82,7 @@ def test_bilateral_readout_mirrors_the_drive_and_cannot_turn_by_itself(env):
         "other": jax.random.normal(keys[1], params["bilateral"]["other"].shape),
         "bias": jnp.array([0.3, -0.2, 0.5]),
     }
-    walk = sym.walk_params(params)
+    walk = sym.walk_params(jax.tree.map(np.asarray, params))  # as loaded from a checkpoint
     feats = 0.3 * jax.random.normal(keys[2], (2, e.n_types * e.n_regions))
     x = jnp.zeros((2, e.encoded_size))
     x = x.at[0, e.vision_start :].set(feats.reshape(-1))
