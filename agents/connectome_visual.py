@@ -144,7 +144,7 @@ class OpticLobeEncoder:
 
     def _pooled(self, v: jax.Array) -> jax.Array:
         """[B, 2, N] voltages -> [B, 2, T, K] region means of relu(V) of the readout types."""
-        r = jax.nn.relu(v[..., self.circuit._readout])  # [B, 2, T * 721]
+        r = jax.nn.relu(self.circuit.readout(v))  # [B, 2, T * 721]
         r = r.reshape(*v.shape[:2], self.n_types, N_OMMATIDIA)
         return r @ self._pool  # type: ignore[attr-defined]
 
@@ -172,12 +172,20 @@ class OpticLobeEncoder:
 
     def readout_maps(self, state: jax.Array) -> jax.Array:
         """Voltages of the readout types at every column, [B, 2, T, 721] (for the videos)."""
-        r = state[..., self.circuit._readout]
+        r = self.circuit.readout(state)
         return r.reshape(*state.shape[:2], self.n_types, N_OMMATIDIA)
 
     def encode(self, obs: jax.Array, features: jax.Array) -> jax.Array:
         """Raw flat obs [B, O] and features [B, F] -> ``(proprioception, features)``."""
         return jnp.concatenate([obs[:, : self.vision_start], features], axis=-1)
+
+    def observe(
+        self, params: dict[str, jax.Array], state: jax.Array, obs: jax.Array, reset: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """:meth:`step` on the raw flat obs [B, O]'s luminance, then :meth:`encode`:
+        (voltages [B, 2, N], ``(proprioception, features)`` [B, encoded_size])."""
+        state, features = self.step(params, state, obs[:, self.vision_start :], reset)
+        return state, self.encode(obs, features)
 
 
 class VisualCarry(NamedTuple):
@@ -290,10 +298,8 @@ class VisualConnectomePolicy:
         """(walk carry, walk observation, optic-lobe carry or None)."""
         if not self.train_optic_lobe:
             return carry, obs, None
-        e = self.encoder
-        vision = obs[:, e.vision_start :]
-        ol, feats = e.step(self.optic_lobe_params(params), carry.optic_lobe, vision, reset)
-        return carry.vnc, e.encode(obs, feats), ol
+        ol, x = self.encoder.observe(self.optic_lobe_params(params), carry.optic_lobe, obs, reset)
+        return carry.vnc, x, ol
 
     def apply(
         self, params: dict[str, Any], carry: Any, obs: jax.Array, reset: jax.Array

@@ -141,10 +141,8 @@ class RecurrentPolicy(Policy):
             seen = {}
             if enc is not None:  # a frozen first stage (the optic lobe): the obs it gives
                 enc_state, carry = carry
-                vision = obs[:, enc.vision_start :]
-                enc_state, feats = enc.step(enc.pretrained_params, enc_state, vision, reset)
+                enc_state, obs = enc.observe(enc.pretrained_params, enc_state, obs, reset)
                 seen["readout_maps"] = enc.readout_maps(enc_state)
-                obs = enc.encode(obs, feats)
             if hasattr(net, "activity"):
                 seen.update(net.activity(params, carry, normalize(net, normalizer, obs), reset))
             carry, action, _ = policy_step(net, params, normalizer, carry, obs, reset, None)

@@ -2,12 +2,11 @@
 
 A policy whose first stage never trains (the visual connectome policy with its optic lobe
 frozen: :mod:`agents.connectome_visual`) names it ``network.observation_encoder``: an object
-with ``initial_state(batch)``, ``pretrained_params``, ``step(params, state, vision, reset) ->
-(state, features)`` and ``encode(obs, features) -> obs'``, where ``vision`` is the raw flat
-observation from ``vision_start`` on. The trainer then wraps its batched, auto-resetting env
-with :class:`EncodedObservation`, so the encoder runs once per env step (in the rollout and the
-evaluation) and the stored trajectories hold its output; the PPO epochs re-run only the part
-that trains.
+with ``initial_state(batch)``, ``pretrained_params``, ``encoded_size`` and
+``observe(params, state, obs, reset) -> (state, obs')``, ``obs`` the raw flat observation.
+The trainer then wraps its batched, auto-resetting env with :class:`EncodedObservation`, so the
+encoder runs once per env step (in the rollout and the evaluation) and the stored trajectories
+hold its output; the PPO epochs re-run only the part that trains.
 
 Episode starts: the wrapped env's ``step`` returns the next episode's first observation where
 ``done`` (auto-reset), so the encoder restarts exactly those rows from its initial state, as a
@@ -42,11 +41,9 @@ class EncodedObservation(Wrapper):
 
     def _encode(self, state: State, enc_state: jax.Array, reset: jax.Array) -> State:
         e = self.encoder
-        raw = state.obs
-        vision = raw[:, e.vision_start :]
-        enc_state, features = e.step(e.pretrained_params, enc_state, vision, reset)
-        info = {**state.info, "encoder_state": enc_state, "raw_obs": raw}
-        return state.replace(obs=e.encode(raw, features), info=info)
+        enc_state, obs = e.observe(e.pretrained_params, enc_state, state.obs, reset)
+        info = {**state.info, "encoder_state": enc_state, "raw_obs": state.obs}
+        return state.replace(obs=obs, info=info)
 
     def reset(self, rng: jax.Array) -> State:
         state = self.env.reset(rng)

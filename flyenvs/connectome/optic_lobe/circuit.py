@@ -100,7 +100,7 @@ class OpticLobeCircuit:
             )
         inputs = circuit.check_inputs(inputs, self.n_inputs, state.shape[0], self.name)
         v = self.network.step(p, state, inputs, dt_s)
-        return v, {"readout": v[:, self._readout]}
+        return v, {"readout": self.readout(v)}
 
     def advance(
         self,
@@ -120,5 +120,6 @@ class OpticLobeCircuit:
         return self.network.advance(p, state, inputs, n_steps, dt_s)
 
     def readout(self, state: jax.Array) -> jax.Array:
-        """Voltages of :attr:`readout_types` at every column: [batch, n_types * 721]."""
-        return state[:, self._readout]
+        """Voltages of :attr:`readout_types` at every column: [..., N] -> [..., n_types * 721]
+        (type-major, as :meth:`step`'s ``"readout"``)."""
+        return state[..., self._readout]
