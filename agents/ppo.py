@@ -119,29 +119,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "checkpoint_every": 25_600,
     },
-    # connectome_quick's recipe at default's scale: 5 s episodes, 64 envs, 20-step unrolls, Adam
-    # 5e-4; 1M env steps, about 2 hours on 2 CPU cores with the batched C engine.
-    "connectome_default": {
-        "task": "Walk",
-        "policy": "connectome",
-        "env": {"action_mode": "joints", "action.joints.n_chunk": 2, "episode_length": 250},
-        "connectome": {"init_log_std": -1.5},
-        "ppo": {
-            "num_timesteps": 1_000_000,
-            "num_envs": 64,
-            "unroll_length": 20,
-            "num_minibatches": 4,
-            "num_updates_per_batch": 8,
-            "learning_rate": 5e-4,
-            "entropy_cost": 1e-3,
-            "discounting": 0.97,
-            "clipping_epsilon": 0.2,
-            "max_grad_norm": 0.5,
-            "num_eval_envs": 64,
-            "normalize_observations": True,
-        },
-        "checkpoint_every": 100_000,
-    },
     "connectome_smoke": {
         "task": "Walk",
         "policy": "connectome",
@@ -187,6 +164,16 @@ PRESETS["feedforward_quick"] = {
     k: v for k, v in _variant("connectome_quick", policy="feedforward").items() if k != "connectome"
 }
 PRESETS["feedforward_quick"]["network"] = {"policy_hidden": (5,), "value_hidden": (64, 64)}
+
+# connectome_quick's recipe at default's scale: 5 s episodes, 64 envs, 20-step unrolls, Adam
+# 5e-4, discount 0.97; 1M env steps, about 2 hours on 2 CPU cores with the batched C engine.
+PRESETS["connectome_default"] = _variant(
+    "connectome_quick",
+    env={"episode_length": 250},
+    ppo={"num_timesteps": 1_000_000, "num_envs": 64, "unroll_length": 20,
+         "learning_rate": 5e-4, "discounting": 0.97},
+    checkpoint_every=100_000,
+)  # fmt: skip
 
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
 # ensemble member 0, frozen: run once per env step as the observation) -> DN readout (left-right
