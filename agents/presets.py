@@ -1,0 +1,202 @@
+"""Training presets: named run configurations for ``scripts/train.py`` (``agents.ppo`` resolves
+them with overrides; ``agents.ppo`` re-exports these names).
+
+A preset holds ``task``, ``env`` (task config overrides), ``ppo`` (trainer keyword arguments),
+``checkpoint_every``, and per policy ``network`` (sizes) or ``connectome`` (the connectome
+policy's options); ``policy`` names the trainer's policy (default ``"mlp"``, Brax PPO).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+#: Presets: ``env`` = task config overrides, ``network`` = sizes, ``ppo`` = ppo.train kwargs.
+#: ``quick`` is sized for a rising learning curve in < 10 min on 2 CPU cores (cpg mode).
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "task": "Walk",
+        "env": {"action_mode": "cpg", "episode_length": 20},
+        "network": {"policy_hidden": (16, 16), "value_hidden": (16, 16), "init_noise_std": 0.5},
+        "ppo": {
+            "num_timesteps": 640,
+            "num_envs": 8,
+            "batch_size": 8,
+            "num_minibatches": 2,
+            "unroll_length": 10,
+            "num_updates_per_batch": 2,
+            "learning_rate": 1e-3,
+            "entropy_cost": 1e-3,
+            "discounting": 0.95,
+            "num_eval_envs": 4,
+            "normalize_observations": True,
+        },
+        "checkpoint_every": 320,
+    },
+    # ~7.5 min of training on 2 CPU cores with the batched C engine; 100 updates of 1,280 steps,
+    # 8 epochs each (4 epochs over 41k steps, the preset before 2026-11-30, did not learn);
+    # PPO clip 0.2 and gradient norm 0.5 (with Brax's 0.3 and no clipping the last updates
+    # undid the gains: seed 0 fell from 76.8 to 71.4). Evaluation: 64 fixed-policy episodes.
+    "quick": {
+        "task": "Walk",
+        "env": {"action_mode": "cpg", "episode_length": 50},
+        "network": {"policy_hidden": (32, 32), "value_hidden": (64, 64), "init_noise_std": 0.5},
+        "ppo": {
+            "num_timesteps": 128_000,
+            "num_envs": 32,
+            "batch_size": 32,
+            "num_minibatches": 4,
+            "unroll_length": 10,
+            "num_updates_per_batch": 8,
+            "learning_rate": 1e-3,
+            "entropy_cost": 1e-3,
+            "discounting": 0.95,
+            "clipping_epsilon": 0.2,
+            "max_grad_norm": 0.5,
+            "num_eval_envs": 64,
+            "deterministic_eval": True,
+            "normalize_observations": True,
+        },
+        "checkpoint_every": 25_600,
+    },
+    # ~2 hours on 2 CPU cores with the batched C engine: 390 updates of 5,120 steps, 8 epochs
+    # each (quick's recipe with larger updates), 5 s episodes.
+    "default": {
+        "task": "Walk",
+        "env": {"action_mode": "cpg", "episode_length": 250},
+        "network": {"policy_hidden": (64, 64), "value_hidden": (128, 128), "init_noise_std": 0.5},
+        "ppo": {
+            "num_timesteps": 2_000_000,
+            "num_envs": 64,
+            "batch_size": 64,
+            "num_minibatches": 4,
+            "unroll_length": 20,
+            "num_updates_per_batch": 8,
+            "learning_rate": 5e-4,
+            "entropy_cost": 1e-3,
+            "discounting": 0.97,
+            "clipping_epsilon": 0.2,
+            "max_grad_norm": 0.5,
+            "num_eval_envs": 64,
+            "deterministic_eval": True,
+            "normalize_observations": True,
+        },
+        "checkpoint_every": 200_000,
+    },
+    # The connectome policy (agents.connectome_walk, recurrent PPO): readout -> VNC -> joints.
+    "connectome_quick": {
+        "task": "Walk",
+        "policy": "connectome",
+        "env": {"action_mode": "joints", "action.joints.n_chunk": 2, "episode_length": 50},
+        "connectome": {"init_log_std": -1.5},
+        "ppo": {
+            "num_timesteps": 128_000,
+            "num_envs": 32,
+            "unroll_length": 10,
+            "num_minibatches": 4,
+            "num_updates_per_batch": 8,
+            "learning_rate": 1e-3,
+            "entropy_cost": 1e-3,
+            "discounting": 0.95,
+            "clipping_epsilon": 0.2,
+            "max_grad_norm": 0.5,
+            "num_eval_envs": 64,
+            "normalize_observations": True,
+        },
+        "checkpoint_every": 25_600,
+    },
+    "connectome_smoke": {
+        "task": "Walk",
+        "policy": "connectome",
+        "env": {"action_mode": "joints", "action.joints.n_chunk": 2, "episode_length": 20},
+        "connectome": {},
+        "ppo": {
+            "num_timesteps": 640,
+            "num_envs": 8,
+            "unroll_length": 10,
+            "num_minibatches": 2,
+            "num_updates_per_batch": 2,
+            "learning_rate": 1e-3,
+            "entropy_cost": 1e-3,
+            "discounting": 0.95,
+            "num_eval_envs": 4,
+            "normalize_observations": True,
+        },
+        "checkpoint_every": 320,
+    },
+}
+
+
+def _variant(base: str, **sections: dict[str, Any]) -> dict[str, Any]:
+    """A copy of preset ``base`` with ``sections`` (``policy=...`` or dicts merged into the
+    section of that name)."""
+    cfg = copy.deepcopy(PRESETS[base])
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            cfg.setdefault(key, {}).update(value)
+        else:
+            cfg[key] = value
+    return cfg
+
+
+# The connectome policy's controls (docs/connectome_walk.md): the VNC frozen (readout only),
+# the VNC rewired preserving degrees, and an MLP with about the policy's parameter count
+# (1,702 vs 1,509 scalars; each with its own value MLP).
+PRESETS["connectome_quick_frozen"] = _variant("connectome_quick", connectome={"trainable": []})
+PRESETS["connectome_quick_shuffled"] = _variant(
+    "connectome_quick", connectome={"wiring": "shuffled", "shuffle_seed": 0}
+)
+PRESETS["feedforward_quick"] = {
+    k: v for k, v in _variant("connectome_quick", policy="feedforward").items() if k != "connectome"
+}
+PRESETS["feedforward_quick"]["network"] = {"policy_hidden": (5,), "value_hidden": (64, 64)}
+
+# connectome_quick's recipe at default's scale: 5 s episodes, 64 envs, 20-step unrolls, Adam
+# 5e-4, discount 0.97; 1M env steps, about 2 hours on 2 CPU cores with the batched C engine.
+PRESETS["connectome_default"] = _variant(
+    "connectome_quick",
+    env={"episode_length": 250},
+    ppo={"num_timesteps": 1_000_000, "num_envs": 64, "unroll_length": 20,
+         "learning_rate": 5e-4, "discounting": 0.97},
+    checkpoint_every=100_000,
+)  # fmt: skip
+
+# The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
+# ensemble member 0, frozen: run once per env step as the observation) -> DN readout (left-right
+# symmetric: no constant turn) -> VNC -> joints, on each visual task; 1 s episodes, the
+# connectome_quick recipe.
+for _task, _steps in (("Optomotor", 128_000), ("VisualTaxis", 128_000), ("Pursuit", 128_000)):
+    PRESETS[f"connectome_{_task.lower()}_quick"] = _variant(
+        "connectome_quick",
+        task=_task,
+        ppo={"num_timesteps": _steps},
+        connectome={"bilateral": True},
+    )
+    PRESETS[f"connectome_{_task.lower()}_quick_trained"] = _variant(
+        f"connectome_{_task.lower()}_quick",
+        connectome={"optic_lobe": {"trainable": ["bias", "time_const_s", "strength"]}},
+    )
+
+#: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a policy of the recurrent trainer
+#: (:mod:`agents.recurrent_ppo.driver`): ``"connectome"`` (readout -> VNC -> joints) and
+#: ``"feedforward"`` (its MLP control on the same action mode).
+POLICY_KINDS: tuple[str, ...] = ("mlp", "connectome", "feedforward")
+
+
+def preset_name(preset: str, policy: str = "mlp", task: str | None = None) -> str:
+    """The preset for ``policy``: ``preset`` itself for ``"mlp"``, else
+    ``"<policy>_<task>_<preset>"`` (task in lower case) where there is one for ``task``, else
+    ``"<policy>_<preset>"`` (a full name such as ``"connectome_smoke"`` is accepted as it is).
+
+    Raises:
+        KeyError: no such preset for the policy (the message lists the valid ones).
+    """
+    if policy not in POLICY_KINDS:
+        raise KeyError(f"unknown policy {policy!r}; valid: {list(POLICY_KINDS)}")
+    kind = lambda name: PRESETS[name].get("policy", "mlp")  # noqa: E731
+    task_name = f"{policy}_{task.lower()}_{preset}" if task else None
+    for name in (preset, task_name, f"{policy}_{preset}"):
+        if name in PRESETS and kind(name) == policy:
+            return name
+    valid = sorted(n.removeprefix(f"{policy}_") for n in PRESETS if kind(n) == policy)
+    raise KeyError(f"no preset {preset!r} for policy {policy!r}; valid: {valid}")
