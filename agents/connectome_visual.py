@@ -10,8 +10,10 @@ visual task (VisualTaxis, Optomotor, Pursuit) in the ``"joints"`` action mode::
       -> features:   per eye, readout type and retinal region k (a grid of n_azimuth x
                      n_elevation regions of the column lattice; the eyes are mirror images, so
                      region k is the same part of the visual field in both eyes):
-                     f = mean over the region's columns of relu(V) - relu(V_grey)  [B, 2, T, K]
-                     (relu(V): a graded synapse's output; V_grey: the grey-adapted voltage)
+                     f = feature_scale * (mean over the region's columns of relu(V) - relu(V_grey))
+                     [B, 2, T, K] (relu(V): a graded synapse's output; V_grey: the grey-adapted
+                     voltage; feature_scale, default 20, brings the features to about the unit
+                     scale of the normalised proprioception: docs/visual_connectome.md)
       -> the connectome Walk policy (:mod:`agents.connectome_walk`) on x = (normalised
          proprioception, f): readout onto the descending neurons -> VNC -> joint targets.
 
@@ -40,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.connectome_walk import VNCWalkPolicy
+from agents.connectome_walk import NoisyCarry, VNCWalkPolicy
 from flyenvs.connectome.optic_lobe.circuit import OpticLobeCircuit
 from flyenvs.connectome.optic_lobe.network import DEFAULT_DT_S
 from flyenvs.connectome.optic_lobe.tuning import T4, T5
@@ -83,6 +85,9 @@ class OpticLobeEncoder:
         n_steps: optic-lobe Euler steps per control step (the frame held for all of them).
         dt_s: optic-lobe step (s; flyvis's 5 ms).
         n_azimuth, n_elevation: the retinal region grid (:func:`pooling_matrix`).
+        feature_scale: the features' fixed gain (dimensionless, > 0). At 20 they have about
+            unit scale: on Optomotor their per-type std is 0.2-2.6 (unscaled 0.011-0.13), where
+            the trainer's normalised proprioception has 1 (the features are not normalised).
     """
 
     circuit: OpticLobeCircuit
@@ -91,6 +96,7 @@ class OpticLobeEncoder:
     dt_s: float = DEFAULT_DT_S
     n_azimuth: int = 4
     n_elevation: int = 2
+    feature_scale: float = 20.0
 
     def __post_init__(self) -> None:
         if self.obs_size <= VISION_SIZE:
@@ -99,6 +105,8 @@ class OpticLobeEncoder:
             )
         if int(self.n_steps) < 1:
             raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
+        if not float(self.feature_scale) > 0:
+            raise ValueError(f"feature_scale must be > 0, got {self.feature_scale}")
         pool = pooling_matrix(self.n_azimuth, self.n_elevation)
         p0 = self.circuit.init_params(None)
         grey = np.asarray(self.circuit.init_state(p0, 1, self.dt_s)[0])
@@ -150,7 +158,7 @@ class OpticLobeEncoder:
 
     def features(self, v: jax.Array) -> jax.Array:
         """[B, 2, N] voltages -> features [B, F] (eye-major, then type, then region)."""
-        f = self._pooled(v) - self._base  # type: ignore[attr-defined]
+        f = self.feature_scale * (self._pooled(v) - self._base)  # type: ignore[attr-defined]
         return f.reshape(v.shape[0], self.feature_size)
 
     def step(
@@ -189,10 +197,11 @@ class OpticLobeEncoder:
 
 
 class VisualCarry(NamedTuple):
-    """Carry of the end-to-end policy: optic-lobe voltages [B, 2, N] and the VNC's state."""
+    """Carry of the end-to-end policy: optic-lobe voltages [B, 2, N] and the Walk policy's
+    carry (the VNC's state; with DN noise, a :class:`agents.connectome_walk.NoisyCarry`)."""
 
     optic_lobe: jax.Array
-    vnc: VNCState
+    vnc: VNCState | NoisyCarry
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -209,11 +218,15 @@ class VisualConnectomePolicy:
             bias [3] (per leg pair). A mirror-image scene then gives mirror-image drives, and
             no constant turn can be learned: turning comes only from what the eyes see (and
             proprioception). These replace the Walk readout's bias and visual rows.
+        proprio_readout: whether proprioception drives the DNs too (False: the DN readout
+            sees only the eyes, its proprioceptive rows held at 0; the value head still sees
+            proprioception).
     """
 
     walk: VNCWalkPolicy
     encoder: OpticLobeEncoder
     bilateral: bool = False
+    proprio_readout: bool = True
 
     @property
     def train_optic_lobe(self) -> bool:
@@ -226,6 +239,10 @@ class VisualConnectomePolicy:
     @property
     def action_squash(self) -> str:
         return self.walk.action_squash
+
+    @property
+    def latent_size(self) -> int:
+        return self.walk.latent_size
 
     @property
     def observation_encoder(self) -> OpticLobeEncoder | None:
@@ -271,7 +288,7 @@ class VisualConnectomePolicy:
         }
         return self.encoder.circuit.freeze(out)
 
-    def initial_carry(self, batch: int) -> VisualCarry | VNCState:
+    def initial_carry(self, batch: int) -> VisualCarry | VNCState | NoisyCarry:
         vnc = self.walk.initial_carry(batch)
         if not self.train_optic_lobe:
             return vnc
@@ -280,19 +297,25 @@ class VisualConnectomePolicy:
     # ---------------------------------------------------------------- step
     def walk_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """The Walk policy's parameters; with :attr:`bilateral`, its readout bias and visual
-        rows built from the symmetric ``params["bilateral"]``."""
+        rows built from the symmetric ``params["bilateral"]``; without
+        :attr:`proprio_readout`, its proprioceptive rows 0 (no gradient reaches them)."""
+        walk = params["walk"]
+        if not self.proprio_readout:
+            readout = walk["readout"]
+            w = jnp.asarray(readout["w"]).at[: self.encoder.vision_start].set(0.0)
+            walk = {**walk, "readout": {**readout, "w": w}}
         if not self.bilateral:
-            return params["walk"]
+            return walk
         e, sym = self.encoder, params["bilateral"]
         same, other = sym["same"], sym["other"]
         # [eye, type, region, side, leg]: eye 0 = left drives side 0 (left DNs) with `same`
         left_eye = jnp.stack([same, other], axis=2)
         right_eye = jnp.stack([other, same], axis=2)
         w_vis = jnp.stack([left_eye, right_eye]).reshape(e.feature_size, 6)
-        readout = params["walk"]["readout"]
+        readout = walk["readout"]
         w = jnp.asarray(readout["w"]).at[e.vision_start :].set(w_vis)
         b = jnp.concatenate([sym["bias"], sym["bias"]])
-        return {**params["walk"], "readout": {"w": w, "b": b}}
+        return {**walk, "readout": {"w": w, "b": b}}
 
     def _walk_input(self, params, carry, obs, reset):
         """(walk carry, walk observation, optic-lobe carry or None)."""
@@ -302,13 +325,25 @@ class VisualConnectomePolicy:
         return carry.vnc, x, ol
 
     def apply(
-        self, params: dict[str, Any], carry: Any, obs: jax.Array, reset: jax.Array
-    ) -> tuple[Any, tuple[jax.Array, jax.Array], jax.Array]:
+        self,
+        params: dict[str, Any],
+        carry: Any,
+        obs: jax.Array,
+        reset: jax.Array,
+        noise: jax.Array | None = None,
+        latent: jax.Array | None = None,
+    ) -> tuple:
         """One control step (the RecurrentNetwork contract); ``obs`` [B, O] normalised except
-        :attr:`raw_observation`."""
+        :attr:`raw_observation`; ``noise`` / ``latent`` and a fourth output with the Walk
+        policy's DN noise (:meth:`VNCWalkPolicy.apply`)."""
         vnc, x, ol = self._walk_input(params, carry, obs, reset)
-        vnc, out, value = self.walk.apply(self.walk_params(params), vnc, x, reset)
-        return (vnc if ol is None else VisualCarry(ol, vnc)), out, value
+        walk = self.walk_params(params)
+        if self.latent_size:
+            vnc, out, value, z = self.walk.apply(walk, vnc, x, reset, noise=noise, latent=latent)
+        else:
+            vnc, out, value = self.walk.apply(walk, vnc, x, reset)
+        carry = vnc if ol is None else VisualCarry(ol, vnc)
+        return (carry, out, value, z) if self.latent_size else (carry, out, value)
 
     def activity(
         self, params: dict[str, Any], carry: Any, obs: jax.Array, reset: jax.Array
@@ -334,13 +369,15 @@ def optomotor_readout(policy: VisualConnectomePolicy, gain: float = 1.0) -> np.n
     above). ``gain * yaw`` is added to the right legs' drive and subtracted from the left legs'
     (the VNC turns the fly towards the side with less drive: docs/connectome_walk.md), so the
     fly turns with the world: the optomotor response, the reference a trained readout is
-    compared with."""
+    compared with. ``gain`` is per unit of the unscaled feature (the weights are divided by
+    the encoder's ``feature_scale``)."""
     e = policy.encoder
     types = list(e.circuit.readout_types)
     missing = [t for t in ("T4a", "T4b", "T5a", "T5b") if t not in types]
     if missing:
         raise ValueError(f"the optomotor readout needs readout types {missing}")
     w = np.zeros((N_EYES, e.n_types, e.n_regions, 2, 3), np.float32)  # eye, type, region, side
+    gain = gain / e.feature_scale
     for t, sign in (("T4a", 1.0), ("T5a", 1.0), ("T4b", -1.0), ("T5b", -1.0)):
         for eye, eye_sign in ((0, 1.0), (1, -1.0)):
             for side, side_sign in ((0, -1.0), (1, 1.0)):  # left legs -, right legs +
@@ -362,8 +399,10 @@ def make(
         trainable: the VNC parameters that learn (as :func:`agents.connectome_walk.make`).
         optic_lobe: ``trainable`` (names of the optic lobe's parameters that learn; default
             ``[]``, frozen), ``pretrained`` (ensemble member, default 0), ``readout_types``
-            (default :data:`READOUT_TYPES`), ``n_azimuth``, ``n_elevation`` (default 4, 2).
-        kwargs: ``bilateral`` (default False; see :class:`VisualConnectomePolicy`) and the Walk
+            (default :data:`READOUT_TYPES`), ``n_azimuth``, ``n_elevation`` (default 4, 2),
+            ``feature_scale`` (default 20; :class:`OpticLobeEncoder`).
+        kwargs: ``bilateral`` (default False), ``proprio_readout`` (default True; both
+            :class:`VisualConnectomePolicy`'s) and the Walk
             policy's options (:func:`agents.connectome_walk.make`).
     """
     from agents import connectome_walk
@@ -377,7 +416,8 @@ def make(
             f"'vision'), got entries {names}"
         )
     options = dict(optic_lobe or {})
-    valid = {"trainable", "pretrained", "readout_types", "n_azimuth", "n_elevation"}
+    valid = {"trainable", "pretrained", "readout_types", "n_azimuth", "n_elevation",
+             "feature_scale"}  # fmt: skip
     unknown = sorted(set(options) - valid)
     if unknown:
         raise KeyError(f"unknown optic_lobe options {unknown}; valid: {sorted(valid)}")
@@ -400,7 +440,11 @@ def make(
         n_steps=round(n_steps),
         n_azimuth=int(options.get("n_azimuth", 4)),
         n_elevation=int(options.get("n_elevation", 2)),
+        feature_scale=float(options.get("feature_scale", OpticLobeEncoder.feature_scale)),
     )
     bilateral = bool(kwargs.pop("bilateral", False))
+    proprio_readout = bool(kwargs.pop("proprio_readout", True))
     walk = connectome_walk.make(task, trainable=trainable, **kwargs)
-    return VisualConnectomePolicy(walk, encoder, bilateral=bilateral)
+    return VisualConnectomePolicy(
+        walk, encoder, bilateral=bilateral, proprio_readout=proprio_readout
+    )

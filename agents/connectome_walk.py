@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +50,15 @@ from flyenvs.connectome.vnc.network import VNCState
 #: Rate scale (Hz) of the ``tanh`` squashing of the rates the critic sees.
 FEATURE_RATE_HZ = 50.0
 N_ROW = constants.N_LEG_JOINTS + constants.N_ADHESION
+
+
+class NoisyCarry(NamedTuple):
+    """Carry of the policy with :attr:`VNCWalkPolicy.dn_noise`: the VNC's state and the DN
+    noise's last deviation from the readout (``latent - readout``, [B, n_dn]; 0 at an episode
+    start), which the next step's correlated noise continues."""
+
+    vnc: VNCState
+    deviation: jax.Array
 
 
 def _dense_init(key: jax.Array, n_in: int, n_out: int, scale: float) -> dict[str, jax.Array]:
@@ -82,6 +91,22 @@ class VNCWalkPolicy:
         value_hidden: hidden sizes of the value MLP.
         init_log_std: initial log standard deviation of the action noise (joint-range units).
         warmup_s: VNC warm-up (s) that gives the episode-start carry.
+        dn_noise: explore at the descending neurons too: a Gaussian on the readout (before
+            its tanh), std ``exp(dn_log_std)`` learned from ``init_dn_log_std``, as a latent
+            stage of the policy (:mod:`agents.recurrent_ppo.networks`): the action noise alone
+            perturbs each joint target for one control step, which hardly changes where the
+            rhythm takes the fly, so PPO could not find the DN asymmetry that turns it
+            (docs/connectome_walk.md). The noise at the motor output stays, and the gradient
+            still reaches the VNC's parameters through the action mean.
+        dn_noise_corr: rho in [0, 1), the DN noise's correlation from one control step to the
+            next (an AR(1) process of stationary std ``exp(dn_log_std)``: each step draws
+            ``latent = readout + rho * deviation + exp(dn_log_std) * sqrt(1 - rho^2) * noise``;
+            0.9 at 20 ms is a correlation time of about 0.2 s). Independent noise at 50 Hz is
+            averaged away by the VNC before it turns the fly.
+        learn_action_std: whether the motor noise's ``log_std`` trains (False: it stays at
+            ``init_log_std``, no gradient). Its C x 48 dimensions each move by about the
+            learning rate per Adam step, which changes the log-probability of every sample by
+            about lr * sqrt(2 * C * 48) per step: most PPO ratios leave the clip range.
     """
 
     circuit: VNCCircuit
@@ -96,6 +121,10 @@ class VNCWalkPolicy:
     value_hidden: tuple[int, ...] = (64, 64)
     init_log_std: float = -1.0
     warmup_s: float = 0.3
+    dn_noise: bool = False
+    init_dn_log_std: float = -1.0
+    dn_noise_corr: float = 0.0
+    learn_action_std: bool = True
     #: The env receives the Gaussian sample clipped to [-1, 1] (the mean is the motor output).
     action_squash = "clip"
 
@@ -111,6 +140,8 @@ class VNCWalkPolicy:
                 f"control_dt_s / (n_chunk * vnc_dt_s) must be a whole number >= 1, got "
                 f"{self.control_dt_s} / ({self.n_chunk} * {self.vnc_dt_s}) = {n_sub:.4g}"
             )
+        if not 0.0 <= float(self.dn_noise_corr) < 1.0:
+            raise ValueError(f"dn_noise_corr must be in [0, 1), got {self.dn_noise_corr}")
         object.__setattr__(self, "joint_range_rad", rng)
         object.__setattr__(self, "_warm", self._warm_rates())
 
@@ -123,6 +154,11 @@ class VNCWalkPolicy:
     @property
     def action_size(self) -> int:
         return self.n_chunk * N_ROW
+
+    @property
+    def latent_size(self) -> int:
+        """DN-level noise dimensions (n_dn with :attr:`dn_noise`, else 0)."""
+        return self.circuit.n_inputs if self.dn_noise else 0
 
     @property
     def warm_rates_hz(self) -> np.ndarray:
@@ -150,7 +186,11 @@ class VNCWalkPolicy:
         ]
         n_dn = self.circuit.n_inputs
         p0 = self.circuit.init_params(k_vnc)
+        extra = {}
+        if self.dn_noise:
+            extra["dn_log_std"] = jnp.full((n_dn,), self.init_dn_log_std, jnp.float32)
         return {
+            **extra,
             "readout": {"w": jnp.zeros((obs_size, n_dn)), "b": jnp.zeros((n_dn,))},
             "vnc": {k: jnp.zeros_like(v) for k, v in p0.items()},
             "adhesion_gain": jnp.asarray(self.init_adhesion_gain, jnp.float32),
@@ -158,15 +198,33 @@ class VNCWalkPolicy:
             "value": value,
         }
 
-    def initial_carry(self, batch: int) -> VNCState:
-        """``VNCState`` with rates [batch, n_neurons]: :attr:`warm_rates_hz` for every row."""
+    def initial_carry(self, batch: int) -> VNCState | NoisyCarry:
+        """``VNCState`` with rates [batch, n_neurons]: :attr:`warm_rates_hz` for every row
+        (with :attr:`dn_noise`, in a :class:`NoisyCarry` with zero deviation)."""
         warm = jnp.asarray(self.warm_rates_hz)
-        return VNCState(rates_hz=jnp.broadcast_to(warm, (batch, warm.shape[0])))
+        vnc = VNCState(rates_hz=jnp.broadcast_to(warm, (batch, warm.shape[0])))
+        if not self.dn_noise:
+            return vnc
+        return NoisyCarry(vnc, jnp.zeros((batch, self.circuit.n_inputs), jnp.float32))
+
+    def _start(self, carry: Any, reset: jax.Array) -> tuple[VNCState, jax.Array | None]:
+        """(VNC state, DN noise deviation or None) with reset rows at the episode start."""
+        vnc, dev = (carry.vnc, carry.deviation) if self.dn_noise else (carry, None)
+        warm = jnp.asarray(self.warm_rates_hz)
+        vnc = VNCState(jnp.where(reset[:, None], warm, vnc.rates_hz))
+        if dev is not None:
+            dev = jnp.where(reset[:, None], 0.0, dev)
+        return vnc, dev
+
+    def dn_readout(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
+        """The readout ``W obs + b`` [batch, n_dn] (before the tanh) for normalised obs."""
+        r = params["readout"]
+        return obs @ r["w"] + r["b"]
 
     def dn_input(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
-        """Descending-neuron input currents [batch, n_dn] for normalised obs [batch, O]."""
-        r = params["readout"]
-        return self.drive_center + self.drive_gain * jnp.tanh(obs @ r["w"] + r["b"])
+        """Descending-neuron input currents [batch, n_dn] for normalised obs [batch, O] (the
+        mean drive: no DN noise)."""
+        return self.drive_center + self.drive_gain * jnp.tanh(self.dn_readout(params, obs))
 
     def vnc_params(self, params: dict[str, Any]) -> dict[str, jax.Array]:
         """The circuit's parameters (physical units) from the policy's changes ``params["vnc"]``
@@ -199,35 +257,62 @@ class VNCWalkPolicy:
         return carry, {k: jnp.swapaxes(v, 0, 1) for k, v in outs.items()}
 
     def activity(
-        self, params: dict[str, Any], carry: VNCState, obs: jax.Array, reset: jax.Array
+        self, params: dict[str, Any], carry: VNCState | NoisyCarry, obs: jax.Array, reset: jax.Array
     ) -> dict[str, jax.Array]:
         """What the nervous system does in the step :meth:`apply` takes from the same inputs:
         ``dn_input`` [B, n_dn] (input current of each descending neuron) and
         ``pool_rates_hz`` [B, C, n_pools] (motor-pool rates at the end of each chunk row)."""
-        warm = self.initial_carry(obs.shape[0])
-        carry = VNCState(jnp.where(reset[:, None], warm.rates_hz, carry.rates_hz))
+        carry, _ = self._start(carry, reset)
         dn = self.dn_input(params, obs)
         _, out = self.motor(params, carry, dn)
         return {"dn_input": dn, "pool_rates_hz": out["pool_rates_hz"]}
 
     def apply(
-        self, params: dict[str, Any], carry: VNCState, obs: jax.Array, reset: jax.Array
-    ) -> tuple[VNCState, tuple[jax.Array, jax.Array], jax.Array]:
+        self,
+        params: dict[str, Any],
+        carry: VNCState | NoisyCarry,
+        obs: jax.Array,
+        reset: jax.Array,
+        noise: jax.Array | None = None,
+        latent: jax.Array | None = None,
+    ) -> tuple:
         """One control step for a batch (the RecurrentNetwork contract): obs [B, O] normalised,
-        reset [B] bool -> (carry, (mean, log_std) [B, C * 48], value [B])."""
-        warm = self.initial_carry(obs.shape[0])
-        carry = VNCState(jnp.where(reset[:, None], warm.rates_hz, carry.rates_hz))
-        features = jnp.tanh(carry.rates_hz / FEATURE_RATE_HZ)
+        reset [B] bool -> (carry, (mean, log_std) [B, C * 48], value [B]).
+
+        With :attr:`dn_noise` (a latent stage, :attr:`latent_size` = n_dn): the DNs' drive is
+        ``center + gain * tanh(latent)``, ``latent`` [B, n_dn] drawn as ``readout + rho *
+        deviation + exp(dn_log_std) * sqrt(1 - rho^2) * noise`` (or given: the stored sample;
+        neither: the readout), and the step returns (carry, (mean, log_std) [B, n_dn + C *
+        48], value, latent), the latent's Gaussian given the carried deviation first."""
+        vnc, dev = self._start(carry, reset)
+        features = jnp.tanh(vnc.rates_hz / FEATURE_RATE_HZ)
         value = _mlp(params["value"], jnp.concatenate([obs, features], axis=-1))[:, 0]
-        carry, out = self.motor(params, carry, self.dn_input(params, obs))
+        pre = self.dn_readout(params, obs)
+        if self.dn_noise:
+            rho = float(self.dn_noise_corr)
+            dn_mean = pre + rho * dev  # the AR(1) noise continues from its last deviation
+            dn_log_std = jnp.broadcast_to(
+                params["dn_log_std"] + 0.5 * math.log(1.0 - rho**2), pre.shape
+            )
+            if latent is None:
+                latent = dn_mean if noise is None else dn_mean + jnp.exp(dn_log_std) * noise
+        drive = pre if latent is None else latent
+        vnc, out = self.motor(params, vnc, self.drive_center + self.drive_gain * jnp.tanh(drive))
         low, high = self.joint_range_rad[:, 0], self.joint_range_rad[:, 1]
         unit = 2.0 * (out["joint_target_rad"] - low) / (high - low) - 1.0
         legs = out["motor_u"].reshape(*out["motor_u"].shape[:2], constants.N_ADHESION, -1)
         adhesion = jnp.tanh(params["adhesion_gain"] * (self.adhesion_threshold - legs.mean(-1)))
         mean = jnp.concatenate([unit, adhesion], axis=-1)  # [B, C, 48]
         mean = mean.reshape(obs.shape[0], self.action_size)
-        log_std = jnp.broadcast_to(params["log_std"], mean.shape)
-        return carry, (mean, log_std), value
+        log_std = params["log_std"]
+        if not self.learn_action_std:
+            log_std = jax.lax.stop_gradient(log_std)
+        log_std = jnp.broadcast_to(log_std, mean.shape)
+        if not self.dn_noise:
+            return vnc, (mean, log_std), value
+        mean = jnp.concatenate([dn_mean, mean], axis=-1)
+        log_std = jnp.concatenate([dn_log_std, log_std], axis=-1)
+        return NoisyCarry(vnc, latent - pre), (mean, log_std), value, latent
 
 
 def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> VNCWalkPolicy:

@@ -151,6 +151,16 @@ PRESETS["feedforward_quick"] = {
 }
 PRESETS["feedforward_quick"]["network"] = {"policy_hidden": (5,), "value_hidden": (64, 64)}
 
+# connectome_quick with exploration at the descending neurons (VNCWalkPolicy.dn_noise: an AR(1)
+# noise on the DN readout, correlation 0.9 per 20 ms step), the motor noise's std fixed
+# (learn_action_std) and Adam 3e-4: PPO's clip fraction 0.65 instead of 0.8
+# (docs/connectome_walk.md).
+PRESETS["connectome_quick_dn"] = _variant(
+    "connectome_quick",
+    connectome={"dn_noise": True, "dn_noise_corr": 0.9, "learn_action_std": False},
+    ppo={"learning_rate": 3e-4},
+)
+
 # connectome_quick's recipe at default's scale: 5 s episodes, 64 envs, 20-step unrolls, Adam
 # 5e-4, discount 0.97; 1M env steps, about 2 hours on 2 CPU cores with the batched C engine.
 PRESETS["connectome_default"] = _variant(
@@ -162,15 +172,24 @@ PRESETS["connectome_default"] = _variant(
 )  # fmt: skip
 
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
-# ensemble member 0, frozen: run once per env step as the observation) -> DN readout (left-right
-# symmetric: no constant turn) -> VNC -> joints, on each visual task; 1 s episodes, the
-# connectome_quick recipe.
+# ensemble member 0, frozen: run once per env step as the observation) -> DN readout from vision
+# alone, left-right symmetric (no constant turn), with correlated DN exploration noise -> VNC
+# (frozen: trained, its changes move all 96 action means and most PPO ratios leave the clip
+# range) -> joints, on each visual task; 1 s episodes, the motor noise's std fixed, Adam 3e-4:
+# clip fraction 0.2, approx-KL 0.02 (docs/visual_connectome.md).
 for _task, _steps in (("Optomotor", 128_000), ("VisualTaxis", 128_000), ("Pursuit", 128_000)):
     PRESETS[f"connectome_{_task.lower()}_quick"] = _variant(
         "connectome_quick",
         task=_task,
-        ppo={"num_timesteps": _steps},
-        connectome={"bilateral": True},
+        ppo={"num_timesteps": _steps, "learning_rate": 3e-4},
+        connectome={
+            "trainable": [],
+            "bilateral": True,
+            "proprio_readout": False,
+            "dn_noise": True,
+            "dn_noise_corr": 0.9,
+            "learn_action_std": False,
+        },
     )
     PRESETS[f"connectome_{_task.lower()}_quick_trained"] = _variant(
         f"connectome_{_task.lower()}_quick",

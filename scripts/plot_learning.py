@@ -65,14 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
+    # a panel per column some run has (Optomotor's reward has no speed term)
+    panels = [(k, t) for k, t in PANELS if any(k in columns for _, columns, _ in runs)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    axes = axes[0]
     for run, columns, train in runs:
         seed = train.get("ppo", {}).get("seed", "?")
         label = f"{run.name} (seed {seed}, {columns['wall_s'][-1]:.0f} s)"
-        for ax, (key, _) in zip(axes, PANELS, strict=True):
+        for ax, (key, _) in zip(axes, panels, strict=True):
             if key in columns:
                 ax.plot(columns["step"], columns[key], marker="o", ms=3, label=label)
-    for ax, (_, title) in zip(axes, PANELS, strict=True):
+    for ax, (_, title) in zip(axes, panels, strict=True):
         ax.set_title(title)
         ax.set_xlabel("environment steps")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e3:g}k" if x else "0"))

@@ -62,10 +62,11 @@ def test_frozen_policy_sizes_and_grey_gives_no_features(env, frozen):
     grey = jnp.full((3, 2 * N_OMMATIDIA), 0.5)
     state, f = jax.jit(e.step)(e.pretrained_params, e.initial_state(3), grey, jnp.zeros(3, bool))
     assert f.shape == (3, e.feature_size) and state.shape == (3, 2, e.circuit.network.n_neurons)
+    f = f / e.feature_scale  # in voltage units
     assert float(jnp.abs(f).max()) < 1e-3  # grey after grey adaptation: nothing to report
     light = grey.at[:, :N_OMMATIDIA].set(1.0)  # the left eye sees a flash
     _, f = jax.jit(e.step)(e.pretrained_params, state, light, jnp.zeros(3, bool))
-    left, right = np.abs(np.asarray(f).reshape(3, 2, -1)).max(axis=-1).T
+    left, right = np.abs(np.asarray(f).reshape(3, 2, -1) / e.feature_scale).max(axis=-1).T
     assert np.all(left > 0.05) and np.all(right < 1e-3)
 
 
@@ -96,11 +97,32 @@ def test_bilateral_readout_mirrors_the_drive_and_cannot_turn_by_itself(env):
     assert ppo.resolve_preset("connectome_optomotor_quick")["connectome"]["bilateral"] is True
 
 
+def test_vision_only_readout_ignores_proprioception(env):
+    """``proprio_readout = False``: the DNs see only the eyes; proprioception changes no
+    drive and its readout rows get no gradient."""
+    net = driver.make_network(_cfg(), env.task, env.action_size)
+    blind = dataclasses.replace(net, bilateral=True, proprio_readout=False)
+    e = blind.encoder
+    params = blind.init(jax.random.PRNGKey(0), e.encoded_size)
+    params["walk"]["readout"]["w"] = jnp.ones_like(params["walk"]["readout"]["w"])
+    x = jax.random.normal(jax.random.PRNGKey(1), (2, e.encoded_size))
+    x = x.at[1, e.vision_start :].set(x[0, e.vision_start :])  # same eyes, other body
+    dn = lambda p: blind.walk.dn_input(blind.walk_params(p), x)  # noqa: E731
+    np.testing.assert_allclose(np.asarray(dn(params))[0], np.asarray(dn(params))[1], rtol=1e-6)
+    grad = jax.grad(lambda p: dn(p)[0, 0] - dn(p)[0, 4])(params)
+    assert not np.any(np.asarray(grad["walk"]["readout"]["w"][: e.vision_start]))
+    assert np.any(np.asarray(grad["bilateral"]["same"]))
+    preset = ppo.resolve_preset("connectome_optomotor_quick")
+    assert preset["connectome"]["proprio_readout"] is False
+
+
 def test_bad_visual_configurations_raise_clearly(env):
     with pytest.raises(KeyError, match="unknown optic_lobe options"):
         driver.make_network(_cfg(tiers=3), env.task, env.action_size)
     with pytest.raises(ValueError, match="unknown"):
         driver.make_network(_cfg(trainable=["weights"]), env.task, env.action_size)
+    with pytest.raises(ValueError, match="feature_scale must be > 0"):
+        driver.make_network(_cfg(feature_scale=0.0), env.task, env.action_size)
     with pytest.raises(ValueError, match="Lawf1 has 123 neurons"):
         driver.make_network(_cfg(readout_types=["Lawf1"]), env.task, env.action_size)
     walk = flyenvs.brax.make("Walk", backend="mujoco", action_mode="joints")
@@ -199,6 +221,7 @@ def test_optic_lobe_in_the_loop_sees_the_grating_direction(frozen):
             for t, frame in enumerate(_grating_frames(direction, seed, 15)):
                 state, f = step(e.pretrained_params, state, frame[None], jnp.array([t == 0]))
                 f = np.asarray(f).reshape(2, e.n_types, e.n_regions).mean(axis=-1)
+                f = f / e.feature_scale
                 a = f[:, idx["T4a"]] + f[:, idx["T5a"]] - f[:, idx["T4b"]] - f[:, idx["T5b"]]
                 motion.append(a)
             left_eye, right_eye = np.mean(motion[5:], axis=0)  # after the onset transient

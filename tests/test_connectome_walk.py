@@ -76,6 +76,60 @@ def test_policy_gradient_reaches_the_vnc_parameters_unless_frozen(env):
     assert bool(jnp.any(frozen["readout"]["w"] != 0))
 
 
+def test_dn_noise_explores_at_the_dns_and_reevaluates_exactly(env):
+    """``dn_noise``: the rollout draws the DN drive (a latent stage) and stores it with the
+    action; re-evaluating the stored trajectory reproduces its log-probabilities and values
+    (approx-KL 0: the carries see the same drives); the PPO loss's gradient reaches the
+    readout, the DN noise and the VNC's parameters; the deterministic policy is the mean."""
+    from agents.recurrent_ppo.rollout import evaluate_sequences, latent_size, ppo_loss, rollout
+
+    pol = connectome_walk.make(env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=0.9)
+    n_dn = pol.circuit.n_inputs
+    assert latent_size(pol) == n_dn == 6 and latent_size(connectome_walk.make(env.task)) == 0
+    obs_size = env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
+    norm = _normalizer(obs_size)
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
+    roll = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 6))
+    _, _, traj = roll(params, state, pol.initial_carry(4), jax.random.PRNGKey(2))
+    assert traj.raw_action.shape == (6, 4, n_dn + pol.action_size)
+    drawn = traj.raw_action[..., :n_dn] - traj.action_mean[..., :n_dn]
+    assert 0.1 < float(jnp.std(drawn)) < 0.5  # the innovation: 0.61 * sqrt(1 - 0.81) = 0.26
+    mean, _, value = jax.jit(
+        lambda p: evaluate_sequences(
+            pol, p, norm, traj.carry0, traj.obs, traj.reset, traj.raw_action
+        )  # fmt: skip
+    )(params)
+    np.testing.assert_allclose(mean, traj.action_mean, atol=1e-5)
+    np.testing.assert_allclose(value, traj.value, atol=1e-5)
+    adv = jax.random.normal(jax.random.PRNGKey(4), traj.value.shape)
+
+    def loss(p):
+        return ppo_loss(pol, p, norm, traj, adv, traj.value, 0.2, 0.0)
+
+    (_, m), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
+    assert abs(float(m["approx_kl"])) < 1e-5
+    for name in ("tau_s", "strength"):
+        assert bool(jnp.any(grads["vnc"][name] != 0)), name
+    assert bool(jnp.any(grads["readout"]["w"] != 0)) and bool(jnp.any(grads["dn_log_std"] != 0))
+    carry = pol.initial_carry(4)
+    _, action, (raw, _, mean0, _) = policy_step(
+        pol, params, norm, carry, traj.obs[0], jnp.ones((4,), bool), None
+    )
+    np.testing.assert_array_equal(raw[:, :n_dn], mean0[:, :n_dn])  # deterministic: the mean
+    assert action.shape == (4, pol.action_size)
+    # with a zero readout the latent is the noise itself: an AR(1) of lag-1 correlation 0.9
+    still = {**params, "readout": jax.tree.map(jnp.zeros_like, params["readout"])}
+    _, _, long = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 30))(
+        still, state, pol.initial_carry(4), jax.random.PRNGKey(5)
+    )
+    z = np.asarray(long.raw_action[:, :, :n_dn]).reshape(30, -1)
+    lag1 = np.mean([np.corrcoef(z[:-1, i], z[1:, i])[0, 1] for i in range(z.shape[1])])
+    assert 0.5 < lag1 < 1.0, lag1  # short series bias it below 0.9; independent noise: ~0
+
+
 def test_reset_rows_restart_from_the_warm_state(env):
     pol = connectome_walk.make(env.task)
     obs_size = env.task.observation_size
@@ -103,6 +157,8 @@ def test_bad_configurations_raise_clearly(env):
         connectome_walk.make(env.task, drive_gian=3.0)
     with pytest.raises(ValueError, match="wiring must be"):
         connectome_walk.make(env.task, wiring="random")
+    with pytest.raises(ValueError, match=r"dn_noise_corr must be in \[0, 1\)"):
+        connectome_walk.make(env.task, dn_noise=True, dn_noise_corr=1.0)
 
 
 def test_shuffled_control_has_the_same_parameters_and_other_wiring(env):
@@ -198,3 +254,24 @@ def test_vnc_envelope_script_smoke(tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 2 and "--warmup-steps" in bad.stderr
+
+
+@pytest.mark.slow
+def test_bench_policies_script_smoke(tmp_path):
+    """scripts/bench_policies.py: each variant trains, the ratios are against the first."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_policies.py"
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--variants", "mlp:smoke", "connectome:smoke",
+         "--segment-steps", "100", "--segments", "2", "--rounds", "1", "--json", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["variants"]
+    assert [r["preset"] for r in rows] == ["smoke", "connectome_smoke"]
+    assert rows[0]["ratio"] == 1.0 and all(r["env_steps_per_s"] > 0 for r in rows)

@@ -14,7 +14,16 @@ connectome controller (the VNC of issue 12) can replace the GRU without touching
 * ``action_size``: int;
 * optionally ``action_squash``: ``"tanh"`` (default: the env receives ``tanh`` of the Gaussian
   sample) or ``"clip"`` (it receives the sample clipped to [-1, 1]; the mean is then an action
-  itself, as the connectome policy's joint targets are).
+  itself, as the connectome policy's joint targets are);
+* optionally ``latent_size`` L > 0: a stochastic stage inside the step, before the action (the
+  connectome policy's descending-neuron drive, so that exploration reaches the DNs while the
+  gradient still reaches the VNC behind them). ``apply`` then takes ``noise`` ``[batch, L]``
+  (standard normal; the step draws its latent as ``mean + exp(log_std) * noise``) or
+  ``latent`` ``[batch, L]`` (the latent to use: the stored sample when PPO re-evaluates a
+  trajectory), neither meaning the latent's mean, and returns ``(carry, (mean, log_std),
+  value, latent)`` with ``mean`` and ``log_std`` ``[batch, L + action_size]``, the latent's
+  Gaussian first. The trainer stores ``(latent, action)`` as the sample, so the PPO ratio is
+  of the whole two-stage policy.
 
 :class:`GRUActorCritic` is the default: dense embedding -> GRU core (or, with
 ``recurrent=False``, a dense layer that ignores the carry: the feed-forward control) ->

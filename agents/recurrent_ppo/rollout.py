@@ -33,9 +33,9 @@ class Trajectory(NamedTuple):
 
     obs: jax.Array  # [T, B, obs_size], raw (unnormalised)
     reset: jax.Array  # [T, B] bool: the carry was reset before step t (done_{t-1})
-    raw_action: jax.Array  # [T, B, action_size], pre-tanh Gaussian sample
+    raw_action: jax.Array  # [T, B, L + action_size], the Gaussian sample (latent first)
     log_prob: jax.Array  # [T, B], of raw_action under the rollout policy
-    action_mean: jax.Array  # [T, B, action_size]
+    action_mean: jax.Array  # [T, B, L + action_size]
     value: jax.Array  # [T, B]
     reward: jax.Array  # [T, B]
     done: jax.Array  # [T, B] float: episode ended at this step (terminated or truncated)
@@ -59,6 +59,12 @@ def normalize(
     return out.at[..., start:stop].set(obs[..., start:stop])
 
 
+def latent_size(network: RecurrentNetwork) -> int:
+    """L, the size of the network's latent stochastic stage (0: none; see
+    :mod:`agents.recurrent_ppo.networks`)."""
+    return int(getattr(network, "latent_size", 0))
+
+
 def policy_step(
     network: RecurrentNetwork,
     params: Params,
@@ -71,16 +77,31 @@ def policy_step(
     """One policy step. ``key=None`` is deterministic (the mean).
 
     Returns ``(carry, action, (raw_action, log_prob, mean, value))``; ``action`` =
-    :func:`squash` of ``raw``, in [-1, 1], is what the environment receives.
+    :func:`squash` of ``raw`` (of its last ``action_size`` entries for a network with a
+    latent stage, whose raw sample ``(latent, action)`` the trajectory stores), in [-1, 1], is
+    what the environment receives.
     """
-    carry, (mean, log_std), value = network.apply(
-        params, carry, normalize(network, normalizer, obs), reset
-    )
-    if key is None:
-        raw = mean
+    obs = normalize(network, normalizer, obs)
+    n_latent = latent_size(network)
+    if n_latent == 0:
+        carry, (mean, log_std), value = network.apply(params, carry, obs, reset)
+        motor_mean, motor_log_std, latent = mean, log_std, None
     else:
-        raw = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-    action = squash(network, raw)
+        k_latent, key = (None, None) if key is None else jax.random.split(key)
+        noise = jnp.zeros((obs.shape[0], n_latent), obs.dtype)
+        if k_latent is not None:
+            noise = jax.random.normal(k_latent, noise.shape)
+        carry, (mean, log_std), value, latent = network.apply(
+            params, carry, obs, reset, noise=noise
+        )
+        motor_mean, motor_log_std = mean[..., n_latent:], log_std[..., n_latent:]
+    if key is None:
+        motor_raw = motor_mean
+    else:
+        noise = jax.random.normal(key, motor_mean.shape)
+        motor_raw = motor_mean + jnp.exp(motor_log_std) * noise
+    action = squash(network, motor_raw)
+    raw = motor_raw if latent is None else jnp.concatenate([latent, motor_raw], axis=-1)
     return carry, action, (raw, gaussian_log_prob(raw, mean, log_std), mean, value)
 
 
@@ -136,21 +157,30 @@ def evaluate_sequences(
     carry0: Carry,
     obs: jax.Array,
     reset: jax.Array,
+    raw_action: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Re-run the network over stored sequences from their start carry (BPTT in the loss).
 
-    Args: ``carry0`` ``[B, ...]``, ``obs`` ``[T, B, obs_size]`` raw, ``reset`` ``[T, B]``.
-    Returns ``(mean, log_std, value)``: ``[T, B, action_size]`` twice and ``[T, B]``.
+    Args: ``carry0`` ``[B, ...]``, ``obs`` ``[T, B, obs_size]`` raw, ``reset`` ``[T, B]``;
+    ``raw_action`` ``[T, B, L + action_size]`` the stored samples, needed by a network with a
+    latent stage (its steps take the stored latent, so the carries are the rollout's).
+    Returns ``(mean, log_std, value)``: ``[T, B, L + action_size]`` twice and ``[T, B]``.
     """
+    n_latent = latent_size(network)
+    if n_latent and raw_action is None:
+        raise ValueError("a network with a latent stage is re-evaluated on its raw_action")
+    latents = raw_action[..., :n_latent] if n_latent else jnp.zeros(reset.shape + (0,))
 
     def step(carry, x):
-        o, r = x
-        carry, (mean, log_std), value = network.apply(
-            params, carry, normalize(network, normalizer, o), r
-        )
+        o, r, z = x
+        o = normalize(network, normalizer, o)
+        if n_latent:
+            carry, (mean, log_std), value, _ = network.apply(params, carry, o, r, latent=z)
+        else:
+            carry, (mean, log_std), value = network.apply(params, carry, o, r)
         return carry, (mean, log_std, value)
 
-    _, out = jax.lax.scan(step, carry0, (obs, reset))
+    _, out = jax.lax.scan(step, carry0, (obs, reset, latents))
     return out
 
 
@@ -204,7 +234,7 @@ def ppo_loss(
     log-probability: exactly 0 before the first update when the recomputation is aligned).
     """
     mean, log_std, value = evaluate_sequences(
-        network, params, normalizer, traj.carry0, traj.obs, traj.reset
+        network, params, normalizer, traj.carry0, traj.obs, traj.reset, traj.raw_action
     )
     log_prob = gaussian_log_prob(traj.raw_action, mean, log_std)
     log_ratio = log_prob - traj.log_prob
