@@ -172,7 +172,7 @@ def test_presets_per_task_and_policy():
         (["--preset", "huge", "--out", "x"], "no preset 'huge' for policy 'mlp'; valid:"),
         (
             ["--preset", "huge", "--policy", "connectome", "--out", "x"],
-            "'quick', 'quick_frozen'",
+            "'quick', 'quick_dn', 'quick_frozen'",
         ),
         (["--policy", "lstm", "--out", "x"], "invalid choice"),
         (["--task", "Swim", "--out", "x"], "Swim"),
