@@ -12,8 +12,8 @@ visual task (VisualTaxis, Optomotor, Pursuit) in the ``"joints"`` action mode::
                      region k is the same part of the visual field in both eyes):
                      f = feature_scale * (mean over the region's columns of relu(V) - relu(V_grey))
                      [B, 2, T, K] (relu(V): a graded synapse's output; V_grey: the grey-adapted
-                     voltage; feature_scale, default 20, brings the features to about the unit
-                     scale of the normalised proprioception: docs/visual_connectome.md)
+                     voltage; feature_scale, 20 in the presets, brings the features to about the
+                     unit scale of the normalised proprioception: docs/visual_connectome.md)
       -> the connectome Walk policy (:mod:`agents.connectome_walk`) on x = (normalised
          proprioception, f): readout onto the descending neurons -> VNC -> joint targets.
 
@@ -85,7 +85,8 @@ class OpticLobeEncoder:
         n_steps: optic-lobe Euler steps per control step (the frame held for all of them).
         dt_s: optic-lobe step (s; flyvis's 5 ms).
         n_azimuth, n_elevation: the retinal region grid (:func:`pooling_matrix`).
-        feature_scale: the features' fixed gain (dimensionless, > 0). At 20 they have about
+        feature_scale: the features' fixed gain (dimensionless, > 0; default 1, as runs saved
+            before it existed were trained). At 20, the visual presets' value, they have about
             unit scale: on Optomotor their per-type std is 0.2-2.6 (unscaled 0.011-0.13), where
             the trainer's normalised proprioception has 1 (the features are not normalised).
     """
@@ -96,7 +97,7 @@ class OpticLobeEncoder:
     dt_s: float = DEFAULT_DT_S
     n_azimuth: int = 4
     n_elevation: int = 2
-    feature_scale: float = 20.0
+    feature_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.obs_size <= VISION_SIZE:
@@ -400,7 +401,7 @@ def make(
         optic_lobe: ``trainable`` (names of the optic lobe's parameters that learn; default
             ``[]``, frozen), ``pretrained`` (ensemble member, default 0), ``readout_types``
             (default :data:`READOUT_TYPES`), ``n_azimuth``, ``n_elevation`` (default 4, 2),
-            ``feature_scale`` (default 20; :class:`OpticLobeEncoder`).
+            ``feature_scale`` (default 1; :class:`OpticLobeEncoder`).
         kwargs: ``bilateral`` (default False), ``proprio_readout`` (default True; both
             :class:`VisualConnectomePolicy`'s) and the Walk
             policy's options (:func:`agents.connectome_walk.make`).

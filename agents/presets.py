@@ -183,6 +183,7 @@ for _task, _steps in (("Optomotor", 128_000), ("VisualTaxis", 128_000), ("Pursui
         task=_task,
         ppo={"num_timesteps": _steps, "learning_rate": 3e-4},
         connectome={
+            "optic_lobe": {"feature_scale": 20.0},
             "trainable": [],
             "bilateral": True,
             "proprio_readout": False,
@@ -193,7 +194,12 @@ for _task, _steps in (("Optomotor", 128_000), ("VisualTaxis", 128_000), ("Pursui
     )
     PRESETS[f"connectome_{_task.lower()}_quick_trained"] = _variant(
         f"connectome_{_task.lower()}_quick",
-        connectome={"optic_lobe": {"trainable": ["bias", "time_const_s", "strength"]}},
+        connectome={
+            "optic_lobe": {
+                "feature_scale": 20.0,
+                "trainable": ["bias", "time_const_s", "strength"],
+            }
+        },
     )
 
 #: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a policy of the recurrent trainer

@@ -116,6 +116,15 @@ def test_vision_only_readout_ignores_proprioception(env):
     assert preset["connectome"]["proprio_readout"] is False
 
 
+def test_feature_scale_is_the_presets_and_old_runs_keep_theirs(frozen):
+    """The visual presets scale the features by 20 (both optic-lobe modes); a run configured
+    without ``feature_scale`` (saved before it existed) is rebuilt with 1, as it was trained."""
+    for name in ("connectome_optomotor_quick", "connectome_pursuit_quick_trained"):
+        assert ppo.resolve_preset(name)["connectome"]["optic_lobe"]["feature_scale"] == 20.0
+    assert "feature_scale" not in _cfg()["connectome"].get("optic_lobe", {})
+    assert frozen.encoder.feature_scale == 1.0
+
+
 def test_bad_visual_configurations_raise_clearly(env):
     with pytest.raises(KeyError, match="unknown optic_lobe options"):
         driver.make_network(_cfg(tiers=3), env.task, env.action_size)
