@@ -7,6 +7,9 @@ learned. For each grating speed and direction it runs seeded episodes and report
 mean turn rate after a warm-up: the reference a trained visual policy is compared with.
 
     python scripts/optomotor_handwired.py --out outputs/optomotor_handwired.json
+
+``--run RUN`` measures a trained visual run's policy (``agents.policies.load(RUN)``) the same
+way instead of the hand-wired readout.
 """
 
 from __future__ import annotations
@@ -21,6 +24,31 @@ from pathlib import Path
 import numpy as np
 
 
+def _handwired(steps: int, gain: float):
+    """The visual connectome policy with its DN readout set by ``optomotor_readout(gain)``."""
+    import jax.numpy as jnp
+
+    import flyenvs.brax
+    from agents import checkpoints, connectome_visual, policies, ppo
+    from agents.recurrent_ppo import driver
+    from agents.recurrent_ppo.train import init_training_state
+
+    cfg = ppo.resolve_preset("connectome_optomotor_quick", env={"episode_length": steps})
+    cfg["connectome"]["bilateral"] = False  # the readout below is written out in full
+    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
+    net = driver.make_network(cfg, env.task, env.action_size)
+    state = init_training_state(net, net.encoder.encoded_size, 1e-3, 0.5)
+    w = connectome_visual.optomotor_readout(net, gain=gain)
+    state["network"]["walk"]["readout"]["w"] = jnp.asarray(w)
+    tmp = Path(tempfile.mkdtemp(prefix="optomotor_handwired_"))
+    try:
+        checkpoints.save(tmp, 0, state, driver.run_meta(cfg, env))
+        policy = policies.load(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return policy
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gain", type=float, default=1.0, help="readout gain")
@@ -29,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=100, help="control steps per episode")
     parser.add_argument("--warmup-steps", type=int, default=25, help="steps left out")
     parser.add_argument("--out", type=Path, help="JSON output")
+    parser.add_argument("--run", type=Path, help="a trained visual run (instead of hand-wired)")
     args = parser.parse_args(argv)
     if args.episodes < 1 or not 0 <= args.warmup_steps < args.steps:
         parser.error("need --episodes >= 1 and 0 <= --warmup-steps < --steps")
@@ -36,27 +65,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--speeds must be > 0 rad/s, got {args.speeds}")
 
     import gymnasium as gym
-    import jax.numpy as jnp
 
-    import flyenvs.brax
-    from agents import checkpoints, connectome_visual, policies, ppo
-    from agents.recurrent_ppo import driver
-    from agents.recurrent_ppo.train import init_training_state
+    from agents import checkpoints, policies
 
-    cfg = ppo.resolve_preset("connectome_optomotor_quick", env={"episode_length": args.steps})
-    cfg["connectome"]["bilateral"] = False  # the readout below is written out in full
-    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
-    net = driver.make_network(cfg, env.task, env.action_size)
-    state = init_training_state(net, net.encoder.encoded_size, 1e-3, 0.5)
-    w = connectome_visual.optomotor_readout(net, gain=args.gain)
-    state["network"]["walk"]["readout"]["w"] = jnp.asarray(w)
-    tmp = Path(tempfile.mkdtemp(prefix="optomotor_handwired_"))
-    try:
-        checkpoints.save(tmp, 0, state, driver.run_meta(cfg, env))
-        policy = policies.load(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
+    if args.run is not None:
+        try:
+            policy = policies.load(args.run)
+        except (FileNotFoundError, checkpoints.CheckpointError) as err:
+            parser.error(str(err))
+        policy.env_config["episode_length"] = args.steps
+    else:
+        policy = _handwired(args.steps, args.gain)
     rows, t0 = [], time.monotonic()
     for speed in args.speeds:
         for direction in ("left", "right"):

@@ -337,3 +337,8 @@ def test_optomotor_handwired_script_smoke(tmp_path):
         [sys.executable, str(script), "--speeds", "0"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "--speeds must be > 0" in bad.stderr
+    missing = subprocess.run(
+        [sys.executable, str(script), "--run", str(tmp_path / "nowhere")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "nowhere" in missing.stderr, missing.stderr[-500:]
