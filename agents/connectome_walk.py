@@ -221,10 +221,15 @@ class VNCWalkPolicy:
         r = params["readout"]
         return obs @ r["w"] + r["b"]
 
+    def drive(self, x: jax.Array) -> jax.Array:
+        """Descending-neuron input currents ``center + gain * tanh(x)`` for a readout (or its
+        noisy latent) ``x`` [batch, n_dn]."""
+        return self.drive_center + self.drive_gain * jnp.tanh(x)
+
     def dn_input(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
         """Descending-neuron input currents [batch, n_dn] for normalised obs [batch, O] (the
         mean drive: no DN noise)."""
-        return self.drive_center + self.drive_gain * jnp.tanh(self.dn_readout(params, obs))
+        return self.drive(self.dn_readout(params, obs))
 
     def vnc_params(self, params: dict[str, Any]) -> dict[str, jax.Array]:
         """The circuit's parameters (physical units) from the policy's changes ``params["vnc"]``
@@ -296,8 +301,7 @@ class VNCWalkPolicy:
             )
             if latent is None:
                 latent = dn_mean if noise is None else dn_mean + jnp.exp(dn_log_std) * noise
-        drive = pre if latent is None else latent
-        vnc, out = self.motor(params, vnc, self.drive_center + self.drive_gain * jnp.tanh(drive))
+        vnc, out = self.motor(params, vnc, self.drive(pre if latent is None else latent))
         low, high = self.joint_range_rad[:, 0], self.joint_range_rad[:, 1]
         unit = 2.0 * (out["joint_target_rad"] - low) / (high - low) - 1.0
         legs = out["motor_u"].reshape(*out["motor_u"].shape[:2], constants.N_ADHESION, -1)
