@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -53,28 +50,15 @@ def _rate(
         backend="mujoco",
         threads=threads,
     )
-    times: list[tuple[int, float]] = []
-    load = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        ppo.train(
-            Path(tmp) / "run",
-            cfg,
-            on_eval=lambda step, row: times.append((step, time.perf_counter() - t0)),
-        )
-    rates = [
-        (s1 - s0) / (t1 - t0_) for (s0, t0_), (s1, t1) in zip(times[:-1], times[1:], strict=True)
-    ]
+    from bench_ppo import timed_segments  # scripts/bench_ppo.py, beside this file
+
     return {
         "preset": preset,
         "policy": cfg.get("policy", "mlp"),
         "action_mode": cfg["env"].get("action_mode"),
         "num_envs": p["num_envs"],
         "env_steps_per_segment": segment,
-        "first_eval_s": times[0][1],
-        "segment_env_steps_per_s": rates,
-        "env_steps_per_s": statistics.median(rates[1:]) if len(rates) > 1 else rates[0],
-        "load_average_at_start": load,
+        **timed_segments(cfg),
     }
 
 

@@ -50,6 +50,22 @@ def _ppo_rate(
     cfg = ppo.resolve_preset(
         preset, num_timesteps=segment * segments, checkpoint_every=segment, **over
     )
+    return {
+        "backend": backend,
+        "threads": threads,
+        "num_envs": p["num_envs"],
+        "env_steps_per_segment": segment,
+        **timed_segments(cfg),
+    }
+
+
+def timed_segments(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Train the resolved config ``cfg`` (any policy) in a temporary run directory, timing its
+    evaluations: ``first_eval_s``, ``segment_env_steps_per_s`` (between evaluations),
+    ``env_steps_per_s`` (their median after the first, which compiles) and
+    ``load_average_at_start``."""
+    from agents import ppo
+
     times: list[tuple[int, float]] = []
     t0 = time.perf_counter()
     load = os.getloadavg()[0]
@@ -63,10 +79,6 @@ def _ppo_rate(
         (s1 - s0) / (t1 - t0_) for (s0, t0_), (s1, t1) in zip(times[:-1], times[1:], strict=True)
     ]
     return {
-        "backend": backend,
-        "threads": threads,
-        "num_envs": p["num_envs"],
-        "env_steps_per_segment": segment,
         "first_eval_s": times[0][1],
         "segment_env_steps_per_s": rates,
         "env_steps_per_s": statistics.median(rates[1:]) if len(rates) > 1 else rates[0],
