@@ -38,6 +38,8 @@ from flax import serialization
 
 _STEP_DIR = re.compile(r"^step_(\d{12})$")
 PARAMS_FILE = "params.msgpack"
+#: The optimizer's state (Brax PPO runs: Adam's moments and count; see agents.brax_adam).
+OPTIMIZER_FILE = "optimizer.msgpack"
 META_FILE = "meta.json"
 TMP_PREFIX = ".tmp-"
 #: Keys of a checkpoint's ``network`` metadata that :func:`make_networks` reads.
@@ -98,9 +100,18 @@ def _template(network: dict[str, Any]) -> tuple[Any, Any, Any]:
     )
 
 
-def save(run_dir: str | Path, step: int, params: Any, meta: dict[str, Any]) -> Path:
+def save(
+    run_dir: str | Path,
+    step: int,
+    params: Any,
+    meta: dict[str, Any],
+    optimizer_state: dict[str, Any] | None = None,
+) -> Path:
     """Write ``params`` (normalizer, policy, value) and ``meta`` (must hold ``network``)
-    as ``RUN_DIR/checkpoints/step_<step>``, atomically. Returns the checkpoint path."""
+    as ``RUN_DIR/checkpoints/step_<step>``, atomically. Returns the checkpoint path.
+
+    ``optimizer_state`` (a flax state dict) goes to ``optimizer.msgpack``, its SHA-256 to
+    ``meta.json``'s ``optimizer_sha256``."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{int(step):012d}"
@@ -108,6 +119,10 @@ def save(run_dir: str | Path, step: int, params: Any, meta: dict[str, Any]) -> P
     try:
         blob = serialization.to_bytes(jax.device_get(params))
         record = {**meta, "step": int(step), "params_sha256": hashlib.sha256(blob).hexdigest()}
+        if optimizer_state is not None:
+            opt_blob = serialization.msgpack_serialize(jax.device_get(optimizer_state))
+            record["optimizer_sha256"] = hashlib.sha256(opt_blob).hexdigest()
+            _write_synced(tmp / OPTIMIZER_FILE, opt_blob)
         _write_synced(tmp / PARAMS_FILE, blob)
         _write_synced(tmp / META_FILE, json.dumps(record, indent=2).encode())
         if final.exists():
@@ -275,6 +290,39 @@ def load_params(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
     return params, meta
 
 
+def read_optimizer_state(ckpt: str | Path) -> dict[str, Any] | None:
+    """The optimizer state dict saved in checkpoint directory ``ckpt``, or None for one saved
+    without it (``meta.json`` has no ``optimizer_sha256``: checkpoints written before it, or
+    by trainers that keep the optimizer in ``params.msgpack``).
+
+    Raises:
+        CheckpointError: ``meta.json`` is damaged, or ``optimizer.msgpack`` is missing, fails
+            its checksum or cannot be decoded.
+    """
+    ckpt = Path(ckpt)
+    digest = read_meta(ckpt).get("optimizer_sha256")
+    if digest is None:
+        return None
+    file = ckpt / OPTIMIZER_FILE
+    if not file.is_file():
+        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} is missing")
+    blob = file.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != digest:
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {file} fails its checksum (optimizer_sha256 in "
+            f"{META_FILE}); the file is truncated or altered ({len(blob)} bytes)"
+        )
+    try:
+        state = serialization.msgpack_restore(blob)
+    except Exception as err:  # msgpack raises its own exception types on truncated input
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {file} cannot be decoded ({type(err).__name__}: {err})"
+        ) from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} does not hold a state dict")
+    return state
+
+
 def resolve_dir(path: str | Path) -> Path:
     """Like :func:`resolve`, but a ``step_*`` directory counts as a checkpoint even with files
     missing (so that loading it names the missing file rather than 'no checkpoint')."""
@@ -288,6 +336,7 @@ def load_latest_valid(
     run_dir: str | Path,
     template: Any = None,
     warn: Callable[[str], None] | None = None,
+    optimizer: bool = False,
 ) -> tuple[Any, dict[str, Any], list[tuple[Path, str]]]:
     """(params, meta, skipped) of the newest checkpoint of ``run_dir`` that loads and passes
     every check; ``skipped`` lists the newer ``(checkpoint, reason)`` pairs passed over, each
@@ -295,6 +344,9 @@ def load_latest_valid(
 
     Args:
         template: as for :func:`load_params`; ``None`` for Brax PPO params (:func:`load`).
+        optimizer: also read the checkpoint's ``optimizer.msgpack``
+            (:func:`read_optimizer_state`; a damaged one makes the checkpoint invalid) and
+            return ``(params, optimizer_state or None)`` in place of ``params``.
 
     Raises:
         FileNotFoundError: the run has no checkpoint.
@@ -311,6 +363,8 @@ def load_latest_valid(
                 params, meta = load(ckpt)
             else:
                 params, meta = load_params(ckpt, template)
+            if optimizer:
+                params = (params, read_optimizer_state(ckpt))
         except CheckpointError as err:
             skipped.append((ckpt, str(err)))
             warn(f"skipping checkpoint {ckpt.name}: {err}")

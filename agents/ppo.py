@@ -8,7 +8,8 @@ The preset table is :mod:`agents.presets` (re-exported here: ``PRESETS``, ``POLI
 (see :mod:`agents.checkpoints`) at least every ``checkpoint_every`` environment steps, appends
 every evaluation to ``metrics.csv`` and saves the resolved config and git revision as
 ``config.json``. ``resume=True`` restarts from the run's newest valid checkpoint (policy, value and
-observation-normaliser parameters; the optimiser state restarts) and trains the remaining steps.
+observation-normaliser parameters, and Adam's moments and count, :mod:`agents.brax_adam`) and
+trains the remaining steps.
 """
 
 from __future__ import annotations
@@ -169,15 +170,18 @@ def run_config(run_dir: Path, cfg: dict[str, Any] | None, resume: bool) -> dict[
     return cfg
 
 
-def restore_latest(run_dir: Path, template: Any = None) -> tuple[Any, int]:
+def restore_latest(run_dir: Path, template: Any = None, optimizer: bool = False) -> tuple[Any, int]:
     """(params or None, start step) to resume ``run_dir`` from: the temporaries of saves killed
     mid-write are removed, then the newest valid checkpoint is read into ``template``
     (:func:`agents.checkpoints.load_latest_valid`; damaged newer ones are skipped with a
-    warning on stderr). (None, 0) for a run without checkpoints."""
+    warning on stderr). (None, 0) for a run without checkpoints. With ``optimizer`` the params
+    are ``(params, optimizer state dict or None)``."""
     checkpoints.remove_temporaries(run_dir)
     if not checkpoints.list_checkpoints(run_dir):
         return None, 0
-    restore, meta, _ = checkpoints.load_latest_valid(run_dir, template, warn=_warn)
+    restore, meta, _ = checkpoints.load_latest_valid(
+        run_dir, template, warn=_warn, optimizer=optimizer
+    )
     return restore, int(meta["step"])
 
 
@@ -268,8 +272,14 @@ def train(
     from brax.training.agents.ppo import train as ppo_train
 
     import flyenvs.brax
+    from agents.brax_adam import AdamState
 
-    restore, start_step = restore_latest(run_dir) if resume else (None, 0)
+    restore, start_step = restore_latest(run_dir, optimizer=True) if resume else (None, 0)
+    restore, adam_state = restore if restore is not None else (None, None)
+    if restore is not None and adam_state is None:
+        _warn(f"the checkpoint at step {start_step} has no optimizer state (saved before it was "
+              "kept): Adam restarts from fresh moments")  # fmt: skip
+    adam = AdamState(adam_state, source=f"{run_dir}/checkpoints at step {start_step}")
     run_dir.mkdir(parents=True, exist_ok=True)
 
     backend = cfg.get("backend", "mjx")  # runs saved before the choice trained on MJX
@@ -303,7 +313,8 @@ def train(
 
     def save_params(step: int, make_policy: Any, params: Any) -> None:
         if step > 0:
-            checkpoints.save(run_dir, start_step + step, params, meta)
+            state = adam.state_dict()
+            checkpoints.save(run_dir, start_step + step, params, meta, optimizer_state=state)
             summary["final_step"] = start_step + step
 
     network_factory = functools.partial(
@@ -312,18 +323,19 @@ def train(
         value_hidden_layer_sizes=tuple(network["value_hidden"]),
         init_noise_std=network["init_noise_std"],
     )
-    ppo_train.train(
-        environment=env,
-        num_timesteps=remaining,
-        episode_length=env.episode_length,
-        wrap_env_fn=flyenvs.brax.wrap_for_training,
-        network_factory=network_factory,
-        num_evals=n_evals(remaining, cfg["checkpoint_every"], _steps_per_update(ppo)),
-        progress_fn=progress,
-        policy_params_fn=save_params,
-        restore_params=restore,
-        **ppo,
-    )
+    with adam.installed():
+        ppo_train.train(
+            environment=env,
+            num_timesteps=remaining,
+            episode_length=env.episode_length,
+            wrap_env_fn=flyenvs.brax.wrap_for_training,
+            network_factory=network_factory,
+            num_evals=n_evals(remaining, cfg["checkpoint_every"], _steps_per_update(ppo)),
+            progress_fn=progress,
+            policy_params_fn=save_params,
+            restore_params=restore,
+            **ppo,
+        )
     jax.effects_barrier()
     summary["wall_s"] = time.monotonic() - progress.t0
     return summary

@@ -158,6 +158,63 @@ def test_latest_valid_raises_when_none_is_valid(tmp_path):
         checkpoints.load_latest_valid(tmp_path, warn=lambda _: None)
 
 
+def _adam_state(n: int = 3, count: int = 7) -> dict:
+    """A state dict as agents.brax_adam saves it (optax.adam's state, `count` steps on)."""
+    import optax
+
+    state = optax.adam(1e-3).init({"w": np.zeros(n, np.float32)})
+    state = jax.tree.map(lambda x: x + count if np.issubdtype(x.dtype, np.integer) else x + 0.5,
+                         state)  # fmt: skip
+    from flax import serialization
+
+    return serialization.to_state_dict(jax.device_get(state))
+
+
+def test_optimizer_state_round_trips_and_damage_is_named(tmp_path):
+    plain = checkpoints.save(tmp_path, 100, _params(), META)
+    assert checkpoints.read_optimizer_state(plain) is None  # saved without one (older runs)
+    ckpt = checkpoints.save(tmp_path, 200, _params(), META, optimizer_state=_adam_state())
+    state = checkpoints.read_optimizer_state(ckpt)
+    assert int(state["0"]["count"]) == 7 and np.all(state["0"]["mu"]["w"] == 0.5)
+    file = ckpt / checkpoints.OPTIMIZER_FILE
+    blob = file.read_bytes()
+    file.write_bytes(blob[: len(blob) // 2])
+    pattern = f"{re.escape(str(file))}.*checksum.*truncated or altered"
+    with pytest.raises(CheckpointError, match=pattern):
+        checkpoints.read_optimizer_state(ckpt)
+    file.unlink()
+    with pytest.raises(CheckpointError, match=f"{re.escape(str(file))} is missing"):
+        checkpoints.read_optimizer_state(ckpt)
+    checkpoints.load(ckpt)  # the policy itself still loads (evaluation needs no optimizer)
+    # resume needs both: the damaged checkpoint is skipped for the previous one
+    warnings: list[str] = []
+    (params, opt), meta, skipped = checkpoints.load_latest_valid(
+        tmp_path, warn=warnings.append, optimizer=True
+    )
+    assert meta["step"] == 100 and opt is None and [p for p, _ in skipped] == [ckpt]
+    assert "optimizer.msgpack is missing" in warnings[0]
+
+
+def test_restored_adam_state_must_fit_the_networks(tmp_path):
+    """A saved Adam state of other shapes (another network size) is refused by name."""
+    import optax
+
+    from agents.brax_adam import AdamState
+
+    adam = AdamState(_adam_state(n=3), source="run/checkpoints at step 200")
+    fitting = adam.adam(1e-3).init({"w": np.zeros(3, np.float32)})
+    assert int(fitting[0].count) == 7 and float(fitting[0].mu["w"][0]) == 0.5
+    with pytest.raises(CheckpointError, match="at step 200 does not fit this run's networks"):
+        adam.adam(1e-3).init({"w": np.zeros(4, np.float32)})
+    with pytest.raises(CheckpointError, match="does not fit"):
+        adam.adam(1e-3).init({"other": np.zeros(3, np.float32)})
+    assert isinstance(adam.adam(1e-3), optax.GradientTransformation)
+
+
+def _adam_count(ckpt) -> int:
+    return int(checkpoints.read_optimizer_state(ckpt)["0"]["count"])
+
+
 def test_resume_falls_back_to_the_previous_checkpoint(tmp_path, capsys):
     """End to end on the smoke preset: the newest checkpoint is truncated, a save was killed
     mid-write; resume trains on from the previous checkpoint and says what it skipped."""
@@ -177,6 +234,11 @@ def test_resume_falls_back_to_the_previous_checkpoint(tmp_path, capsys):
     assert f"skipping checkpoint {newest.name}" in err and "checksum" in err
     assert not (run / "checkpoints" / ".tmp-killed").exists()
     checkpoints.load(newest)  # rewritten by the resumed run
+    # Adam's moments and count continue from the checkpoint (a fresh Adam would count only the
+    # resumed segment's SGD steps): 2 minibatches x 2 epochs per 160-step update
+    sgd_per_step = 4 / 160
+    assert _adam_count(previous) == summary["start_step"] * sgd_per_step
+    assert _adam_count(newest) == cfg["ppo"]["num_timesteps"] * sgd_per_step
 
 
 def test_cli_resume_without_a_valid_checkpoint_is_a_usage_error(tmp_path):
@@ -230,6 +292,8 @@ def test_sigkill_mid_run_then_resume_completes(tmp_path):
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
     for ckpt in checkpoints.list_checkpoints(run):
         checkpoints.load(ckpt)
+        # the optimizer's state went on from the kill point: 4 SGD steps per 160 env steps
+        assert _adam_count(ckpt) == int(ckpt.name.removeprefix("step_")) * 4 // 160
 
 
 def test_resumed_segments_draw_fresh_keys():
