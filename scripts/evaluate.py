@@ -217,10 +217,19 @@ def main(argv: list[str] | None = None) -> int:
         policy = policies.load(args.checkpoint)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
+    except KeyError as err:  # the checkpoint names a task or task option this flyenvs lacks
+        parser.error(f"{args.checkpoint}: {err.args[0]}")
     config = dict(policy.env_config)
     if args.steps is not None:
         config["episode_length"] = args.steps
     if args.speed is not None or args.turn is not None:
+        from flyenvs.tasks import registry
+
+        task = policy.meta.get("task")
+        if task and "command" not in registry.spec(task).default_config():
+            parser.error(
+                f"--speed and --turn set Walk's command; the checkpoint's task {task} has none"
+            )
         command = dict(config.get("command", {}))
         command["fixed"] = True
         if args.speed is not None:
@@ -231,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     env_id = policy.gym_id
     if env_id not in gym.registry:
         parser.error(f"the checkpoint's environment {env_id} is not registered")
-    env = gym.make(env_id, render_mode="rgb_array", render_size=tuple(args.size), **config)
+    try:
+        env = gym.make(env_id, render_mode="rgb_array", render_size=tuple(args.size), **config)
+    except KeyError as err:  # a task option of the checkpoint's config this flyenvs lacks
+        parser.error(f"{args.checkpoint}: {err.args[0]}")
+    except (TypeError, ValueError) as err:  # --size, --steps or a config value out of range
+        parser.error(str(err))
     fps = env.metadata["render_fps"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     zero = lambda obs: np.zeros(policy.action_size, np.float32)  # noqa: E731

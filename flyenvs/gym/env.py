@@ -7,6 +7,7 @@ with the Brax front end, so task logic is never duplicated between backends.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import gymnasium as gym
@@ -43,10 +44,16 @@ def checked_action(
     """``action`` as float32, clipped to ``space`` (one env's action or a batch's actions).
 
     Raises:
-        ValueError: its shape is not ``space.shape`` (the message names ``name`` and adds
-            ``shape_note``), or it holds NaN or inf.
+        ValueError: it is not numeric (e.g. a string or a dict), its shape is not
+            ``space.shape`` (the message names ``name`` and adds ``shape_note``), or it holds
+            NaN or inf.
     """
-    action = np.asarray(action, dtype=np.float32)
+    try:
+        action = np.asarray(action, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{name} must be numbers of shape {space.shape}{shape_note}, got {action!r} ({err})"
+        ) from None
     if action.shape != space.shape:
         raise ValueError(f"{name} must have shape {space.shape}{shape_note}, got {action.shape}")
     if not np.all(np.isfinite(action)):
@@ -55,13 +62,34 @@ def checked_action(
     return np.clip(action, space.low, space.high)
 
 
+def _checked_render_size(size: Any, model: Any) -> tuple[int, int]:
+    """``(height, width)`` as ints in [1, the model's offscreen framebuffer] pixels.
+
+    Raises:
+        ValueError: ``size`` is not two whole numbers in that range (the message names
+            ``render_size`` and the limits).
+    """
+    limit = (int(model.vis.global_.offheight), int(model.vis.global_.offwidth))
+    try:
+        height, width = (operator.index(v) for v in size)
+    except (TypeError, ValueError):
+        height = width = 0
+    if not (1 <= height <= limit[0] and 1 <= width <= limit[1]):
+        raise ValueError(
+            f"render_size must be (height, width), whole numbers in [1, {limit[0]}] x "
+            f"[1, {limit[1]}] pixels (the model's offscreen framebuffer), got {size!r}"
+        )
+    return height, width
+
+
 class FlyEnv(gym.Env):
     """A registered flyenvs task as a ``gymnasium.Env``.
 
     Args:
         task_name: a task of :data:`flyenvs.tasks.registry.TASKS` (e.g. ``"Walk"``).
         render_mode: ``None`` or ``"rgb_array"`` (the tracking camera).
-        render_size: (height, width) of the tracking-camera image in pixels.
+        render_size: (height, width) of the tracking-camera image in pixels, at most the
+            model's offscreen framebuffer (720 x 1280); other values raise ``ValueError``.
         render_vision: visual tasks only: if True (default), ``render()`` puts the eyes'
             hexagon maps to the right of the camera image (frame height = max of the two,
             width = sum).
@@ -99,7 +127,7 @@ class FlyEnv(gym.Env):
         self.config = self.task.config
         self.render_mode = render_mode
         self.render_vision = bool(render_vision)
-        self._render_size = (int(render_size[0]), int(render_size[1]))
+        self._render_size = _checked_render_size(render_size, self.task.model)
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.config.control_dt_s)}
         self.backend = MujocoBackend(self.task.model)
         self._stepper = driver.NumpyStepper(self.task, self.backend)
@@ -122,7 +150,16 @@ class FlyEnv(gym.Env):
         return {k: np.asarray(v, np.float64) for k, v in extra.items()}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Start an episode; ``seed`` makes it reproducible. Returns (obs, info)."""
+        """Start an episode; ``seed`` makes it reproducible. Returns (obs, info).
+
+        ``options`` must be None or empty: there are no reset options (the task's options are
+        keyword arguments of ``gymnasium.make``); any other raises ``ValueError``.
+        """
+        if options:
+            raise ValueError(
+                f"unknown reset options {sorted(options)}; FlyEnv.reset takes none (pass task "
+                "options to gymnasium.make)"
+            )
         super().reset(seed=seed)
         rng = jax.random.PRNGKey(int(self.np_random.integers(0, 2**31 - 1)))
         self._physics, obs, self._info = self._stepper.reset(rng, self.controller_params)

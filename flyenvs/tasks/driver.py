@@ -28,9 +28,20 @@ def reset_jax(task: Task, backend: Any, rng: jax.Array, params: Any = None):
 def clip_action(task: Task, action: Any) -> jax.Array:
     """``action`` as float32 clipped to the task's action bounds: the one rule every backend
     applies before the controller and the reward see it (so ``prev_action`` and the
-    ``action_rate`` term agree between the Gymnasium and Brax paths for any action)."""
+    ``action_rate`` term agree between the Gymnasium and Brax paths for any action).
+
+    Raises:
+        ValueError: the action's shape is not the action space's (checked when traced, so a
+            ``[1]`` or scalar action is not silently broadcast to every entry).
+    """
     ctrl = task.controller
-    return jnp.clip(jnp.asarray(action, jnp.float32), ctrl.action_low, ctrl.action_high)
+    action = jnp.asarray(action, jnp.float32)
+    if action.shape != ctrl.action_low.shape:
+        raise ValueError(
+            f"action must have shape {ctrl.action_low.shape} (one env's action; vmap over a "
+            f"batch), got {action.shape}"
+        )
+    return jnp.clip(action, ctrl.action_low, ctrl.action_high)
 
 
 def step_jax(task: Task, backend: Any, physics: Any, info: dict, action: jax.Array, params=None):

@@ -132,13 +132,32 @@ def _flyvis_n_syn(n_syn: np.ndarray) -> np.ndarray:
 def compile_connectome(
     path: str | Path | None = None, extent: int = EXTENT, n_syn_fill: float = N_SYN_FILL
 ) -> Connectome:
-    """Compile the JSON connectome (``assets/connectome/fib25-fib19_v2.2.json`` by default)."""
-    path = Path(path) if path is not None else asset_path("connectome", CONNECTOME_FILE)
-    spec = json.loads(Path(path).read_text())
-    for key in ("nodes", "edges", "input_units", "output_units"):
-        if key not in spec:
-            raise ValueError(f"{path} is not a flyvis connectome: missing key {key!r}")
+    """Compile the JSON connectome (``assets/connectome/fib25-fib19_v2.2.json`` by default).
 
+    Raises:
+        FileNotFoundError: the file is missing (the message names it).
+        ValueError: it is not JSON, or not a flyvis connectome (a key, a node's ``pattern``, an
+            edge's ``src``/``tar``/``alpha``/``offsets`` missing or malformed); the message
+            starts ``corrupt optic-lobe connectome <path>:``.
+    """
+    path = Path(path) if path is not None else asset_path("connectome", CONNECTOME_FILE)
+    try:
+        spec = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"corrupt optic-lobe connectome {path}: not JSON ({err})") from err
+    for key in ("nodes", "edges", "input_units", "output_units"):
+        if not isinstance(spec, dict) or key not in spec:
+            raise ValueError(f"{path} is not a flyvis connectome: missing key {key!r}")
+    try:
+        return _compile(spec, extent, n_syn_fill)
+    except (KeyError, TypeError, IndexError, ValueError) as err:
+        raise ValueError(
+            f"corrupt optic-lobe connectome {path}: {type(err).__name__}: {err}"
+        ) from err
+
+
+def _compile(spec: dict, extent: int, n_syn_fill: float) -> Connectome:
+    """:func:`compile_connectome` of the parsed JSON ``spec``."""
     cell_types = tuple(n["name"] for n in spec["nodes"])
     type_id = {t: i for i, t in enumerate(cell_types)}
     inputs = tuple(spec["input_units"])
@@ -201,7 +220,7 @@ def compile_connectome(
                 pair_sign.append(float(e["alpha"]))
             key = (s, t, int(du), int(dv))
             if key in row_key:  # never happens in v2.2 (offsets are unique per spec)
-                raise ValueError(f"duplicate filter row {key} in {path}")
+                raise ValueError(f"duplicate filter row {key}")
             row_key[key] = len(row_key)
             row_pair.append(pair_key[(s, t)])
             row_du.append(int(du))

@@ -139,11 +139,23 @@ def load_core_cpg() -> dict:
 def load_muscle_table() -> list[dict[str, str]]:
     """Rows of ``assets/connectome/vnc/muscle_joint_table.csv``: muscle, dof, module, role."""
     path = asset_path("connectome", "vnc", "muscle_joint_table.csv")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"corrupt muscle table {path}: not a UTF-8 CSV file ({err})") from err
+    if not rows:
+        raise ValueError(f"corrupt muscle table {path}: no rows (columns muscle, dof, role)")
     for row in rows:
-        if row.get("dof") not in LEG_DOFS or row.get("role") not in ("swing", "stance"):
-            raise ValueError(f"corrupt muscle table {path}: bad row {row}")
+        if (
+            not row.get("muscle")
+            or row.get("dof") not in LEG_DOFS
+            or row.get("role") not in ("swing", "stance")
+        ):
+            raise ValueError(
+                f"corrupt muscle table {path}: bad row {row} (muscle: a name, dof: one of "
+                f"{list(LEG_DOFS)}, role: swing or stance)"
+            )
     return rows
 
 

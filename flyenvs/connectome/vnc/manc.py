@@ -53,24 +53,36 @@ def read_table(path: Path, columns: tuple[str, ...], transmitter_column: str) ->
             f"MANC table {path} not found; a MANC folder needs data_set_intrinsic_T{{1,2,3}}.csv "
             "and data_intrinsic_motor_T{1,2,3}.csv (format of NeLy-EPFL/vnc_networks)"
         )
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"MANC table {path} lacks columns {missing} (has {reader.fieldnames})")
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                count, weight = int(row["syn_count"]), int(row["eff_weight"])
-                sign = TRANSMITTER_SIGN[row[transmitter_column]]
-            except (ValueError, TypeError, KeyError) as err:
-                raise ValueError(f"MANC table {path}, line {line}: bad row ({err})") from None
-            if count <= 0 or weight != sign * count:
-                raise ValueError(
-                    f"MANC table {path}, line {line}: eff_weight {weight} is not "
-                    f"{row[transmitter_column]} sign x syn_count {count}"
-                )
-            rows.append(row)
+    try:
+        with path.open(newline="") as f:
+            return _read_rows(path, csv.DictReader(f), columns, transmitter_column)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"MANC table {path} is not a UTF-8 CSV file ({err})") from None
+
+
+def _read_rows(
+    path: Path, reader: csv.DictReader, columns: tuple[str, ...], transmitter_column: str
+) -> list[dict]:
+    """The rows of :func:`read_table`, checked."""
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"MANC table {path} lacks columns {missing} (has {reader.fieldnames})")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            count, weight = int(row["syn_count"]), int(row["eff_weight"])
+            sign = TRANSMITTER_SIGN[row[transmitter_column]]
+            for column in ("source_bid", "target_bid"):  # body ids: integers (sorted as such)
+                if not row[column].isdigit():
+                    raise ValueError(f"{column} {row[column]!r} is not a body id (an integer)")
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise ValueError(f"MANC table {path}, line {line}: bad row ({err})") from None
+        if count <= 0 or weight != sign * count:
+            raise ValueError(
+                f"MANC table {path}, line {line}: eff_weight {weight} is not "
+                f"{row[transmitter_column]} sign x syn_count {count}"
+            )
+        rows.append(row)
     if not rows:
         raise ValueError(f"MANC table {path} has no rows")
     return rows
@@ -100,7 +112,7 @@ def build_manc(manc_dir: str | os.PathLike) -> VNCNetwork:
     """
     root = Path(manc_dir)
     if not root.is_dir():
-        raise FileNotFoundError(f"MANC folder {root} does not exist")
+        raise FileNotFoundError(f"MANC folder {root} does not exist (or is not a folder)")
     core = load_core_cpg()
     neurons: dict[str, tuple[str, str]] = {}  # bid -> (type, class)
 
@@ -149,7 +161,13 @@ def build_manc(manc_dir: str | os.PathLike) -> VNCNetwork:
         rows = [r for r in motor_rows if r["target_name"].startswith(prefix)]
         if not rows:
             continue
-        half = _fiedler_sides(sorted({r["target_bid"] for r in rows}), rows)
+        mns = sorted({r["target_bid"] for r in rows})
+        if len(mns) < 2:
+            raise ValueError(
+                f"MANC folder {root}: one {prefix}* motor neuron (body {mns[0]}); splitting a "
+                "leg's motor neurons into left and right needs at least 2"
+            )
+        half = _fiedler_sides(mns, rows)
         # core INs: the half that receives most of their MN synapses
         in_half: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(2))
         for r in rows:
@@ -200,6 +218,12 @@ def build_manc(manc_dir: str | os.PathLike) -> VNCNetwork:
         names = tuple(f"{neurons[b][0]}#{b}" for b in sorted(bids, key=int))
         pools.append(Pool(f"{leg} {dof} {role}", joint, 1.0 if role == "swing" else -1.0, names))
 
+    if not pools:
+        prefixes = ", ".join(f"{p}*" for p in LEG_MN_PREFIX)
+        raise ValueError(
+            f"MANC folder {root}: no leg motor neuron ({prefixes}) innervates a muscle of "
+            "muscle_joint_table.csv; the network would drive no joint"
+        )
     bids = sorted(neurons, key=int)
     classes = [neurons[b][1] for b in bids]
     type_params = core_type_params(core)
