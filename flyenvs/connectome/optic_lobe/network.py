@@ -99,6 +99,10 @@ def _input_current(tab: _Tables, lum: jax.Array) -> jax.Array:
 
 def _run(tab: _Tables, params: OpticLobeParams, v0: jax.Array, lum: jax.Array, dt_s, record):
     """Scan over frames. v0 [N, B]; lum [T, C, B]; returns (v_T, recorded [T, n_rec, B])."""
+    # Inside an outer jit the tables are constants: without the barrier XLA constant-folds
+    # index work on the 1.5 M edges at compile time (e.g. the BCSR transpose's row indices
+    # in a gradient: an s32[94577, 16] reduce-window, ~50 s of compile for a 2-step grad)
+    tab = jax.lax.optimization_barrier(tab)
     bias_n, rate_n = _node_params(tab, params, dt_s)
     w = edge_weights(tab.syn, params.strength, v0.shape[1])
 
