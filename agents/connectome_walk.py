@@ -103,6 +103,11 @@ class VNCWalkPolicy:
             ``latent = readout + rho * deviation + exp(dn_log_std) * sqrt(1 - rho^2) * noise``;
             0.9 at 20 ms is a correlation time of about 0.2 s). Independent noise at 50 Hz is
             averaged away by the VNC before it turns the fly.
+        dn_noise_stationary: start each episode's DN noise from its stationary distribution
+            (the first step draws ``readout + exp(dn_log_std) * noise``) instead of from a
+            zero deviation (whose std then grows as ``sqrt(1 - rho^(2t))``: with rho 0.98 it
+            reaches 80 % of the stationary std only after 1 s). False keeps runs saved before
+            the option explore as they were trained.
         learn_action_std: whether the motor noise's ``log_std`` trains (False: it stays at
             ``init_log_std``, no gradient). Its C x 48 dimensions each move by about the
             learning rate per Adam step, which changes the log-probability of every sample by
@@ -124,6 +129,7 @@ class VNCWalkPolicy:
     dn_noise: bool = False
     init_dn_log_std: float = -1.0
     dn_noise_corr: float = 0.0
+    dn_noise_stationary: bool = False
     learn_action_std: bool = True
     #: The env receives the Gaussian sample clipped to [-1, 1] (the mean is the motor output).
     action_squash = "clip"
@@ -296,9 +302,10 @@ class VNCWalkPolicy:
         if self.dn_noise:
             rho = float(self.dn_noise_corr)
             dn_mean = pre + rho * dev  # the AR(1) noise continues from its last deviation
-            dn_log_std = jnp.broadcast_to(
-                params["dn_log_std"] + 0.5 * math.log(1.0 - rho**2), pre.shape
-            )
+            innovation = jnp.full(reset.shape, 0.5 * math.log(1.0 - rho**2), jnp.float32)
+            if self.dn_noise_stationary:  # the episode's first draw has the stationary std
+                innovation = jnp.where(reset, 0.0, innovation)
+            dn_log_std = params["dn_log_std"] + innovation[:, None] + jnp.zeros_like(pre)
             if latent is None:
                 latent = dn_mean if noise is None else dn_mean + jnp.exp(dn_log_std) * noise
         vnc, out = self.motor(params, vnc, self.drive(pre if latent is None else latent))

@@ -130,6 +130,27 @@ def test_dn_noise_explores_at_the_dns_and_reevaluates_exactly(env):
     assert 0.5 < lag1 < 1.0, lag1  # short series bias it below 0.9; independent noise: ~0
 
 
+def test_dn_noise_can_start_stationary(env):
+    """``dn_noise_stationary``: an episode's first DN draw has the stationary std
+    ``exp(dn_log_std)``, later ones the AR(1) innovation's ``sqrt(1 - rho^2)`` of it; without
+    the option the first draw is an innovation too (runs saved before it explore as before)."""
+    rho, log_std = 0.98, -0.5
+    innovation = log_std + 0.5 * np.log(1 - rho**2)
+    obs = jnp.zeros((2, env.task.observation_size))
+    reset = jnp.asarray([True, False])
+    for stationary, first in ((True, log_std), (False, innovation)):
+        pol = connectome_walk.make(
+            env.task, dn_noise=True, init_dn_log_std=log_std, dn_noise_corr=rho,
+            dn_noise_stationary=stationary,
+        )  # fmt: skip
+        params = pol.init(jax.random.PRNGKey(0), env.task.observation_size)
+        noise = jnp.ones((2, pol.latent_size))
+        _, (_, std), _, latent = pol.apply(params, pol.initial_carry(2), obs, reset, noise=noise)
+        n_dn = pol.latent_size
+        np.testing.assert_allclose(std[:, :n_dn], [[first] * n_dn, [innovation] * n_dn], atol=1e-6)
+        np.testing.assert_allclose(latent[0], np.exp(first), rtol=1e-5)  # readout 0 + std * 1
+
+
 def test_reset_rows_restart_from_the_warm_state(env):
     pol = connectome_walk.make(env.task)
     obs_size = env.task.observation_size
