@@ -106,7 +106,7 @@ class VNCWalkPolicy:
         dn_noise_stationary: start each episode's DN noise from its stationary distribution
             (the first step draws ``readout + exp(dn_log_std) * noise``) instead of from a
             zero deviation (whose std then grows as ``sqrt(1 - rho^(2t))``: with rho 0.98 it
-            reaches 80 % of the stationary std only after 1 s). False keeps runs saved before
+            reaches 80 % of the stationary std only after 0.5 s). False keeps runs saved before
             the option explore as they were trained.
         learn_action_std: whether the motor noise's ``log_std`` trains (False: it stays at
             ``init_log_std``, no gradient). Its C x 48 dimensions each move by about the
