@@ -254,16 +254,7 @@ def load_params(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
     """
     ckpt = resolve_dir(path)
     meta = read_meta(ckpt)
-    file = ckpt / PARAMS_FILE
-    if not file.is_file():
-        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} is missing")
-    blob = file.read_bytes()
-    digest = meta.get("params_sha256")
-    if digest is not None and hashlib.sha256(blob).hexdigest() != digest:
-        raise CheckpointError(
-            f"corrupt checkpoint {ckpt}: {file} fails its checksum (sha256 in {META_FILE}); "
-            f"the file is truncated or altered ({len(blob)} bytes)"
-        )
+    state = _read_blob(ckpt, PARAMS_FILE, meta.get("params_sha256"), "params_sha256")
     try:
         template = template(meta) if callable(template) else template
     except CheckpointError:
@@ -274,17 +265,11 @@ def load_params(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
             f"({type(err).__name__}: {err})"
         ) from err
     try:
-        state = serialization.msgpack_restore(blob)
-    except Exception as err:  # msgpack raises its own exception types on truncated input
-        raise CheckpointError(
-            f"corrupt checkpoint {ckpt}: {file} cannot be decoded ({type(err).__name__}: {err})"
-        ) from err
-    try:
         params = serialization.from_state_dict(template, state)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(
-            f"corrupt checkpoint {ckpt}: {file} does not match the expected structure "
-            f"({type(err).__name__}: {err})"
+            f"corrupt checkpoint {ckpt}: {ckpt / PARAMS_FILE} does not match the expected "
+            f"structure ({type(err).__name__}: {err})"
         ) from err
     _check_structure(ckpt, template, params)
     return params, meta
@@ -303,24 +288,33 @@ def read_optimizer_state(ckpt: str | Path) -> dict[str, Any] | None:
     digest = read_meta(ckpt).get("optimizer_sha256")
     if digest is None:
         return None
-    file = ckpt / OPTIMIZER_FILE
+    state = _read_blob(ckpt, OPTIMIZER_FILE, digest, "optimizer_sha256")
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"corrupt checkpoint {ckpt}: {ckpt / OPTIMIZER_FILE} does not hold a state dict"
+        )
+    return state
+
+
+def _read_blob(ckpt: Path, name: str, digest: str | None, digest_key: str) -> Any:
+    """The msgpack state in ``ckpt / name``, checked against its SHA-256 ``digest`` (the
+    ``meta.json`` entry ``digest_key``; None: no check, as in checkpoints written before it).
+    Raises :class:`CheckpointError` for a missing, altered or undecodable file."""
+    file = ckpt / name
     if not file.is_file():
         raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} is missing")
     blob = file.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != digest:
+    if digest is not None and hashlib.sha256(blob).hexdigest() != digest:
         raise CheckpointError(
-            f"corrupt checkpoint {ckpt}: {file} fails its checksum (optimizer_sha256 in "
+            f"corrupt checkpoint {ckpt}: {file} fails its checksum ({digest_key} in "
             f"{META_FILE}); the file is truncated or altered ({len(blob)} bytes)"
         )
     try:
-        state = serialization.msgpack_restore(blob)
+        return serialization.msgpack_restore(blob)
     except Exception as err:  # msgpack raises its own exception types on truncated input
         raise CheckpointError(
             f"corrupt checkpoint {ckpt}: {file} cannot be decoded ({type(err).__name__}: {err})"
         ) from err
-    if not isinstance(state, dict):
-        raise CheckpointError(f"corrupt checkpoint {ckpt}: {file} does not hold a state dict")
-    return state
 
 
 def resolve_dir(path: str | Path) -> Path:
