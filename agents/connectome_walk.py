@@ -305,7 +305,7 @@ class VNCWalkPolicy:
             innovation = jnp.full(reset.shape, 0.5 * math.log(1.0 - rho**2), jnp.float32)
             if self.dn_noise_stationary:  # the episode's first draw has the stationary std
                 innovation = jnp.where(reset, 0.0, innovation)
-            dn_log_std = params["dn_log_std"] + innovation[:, None] + jnp.zeros_like(pre)
+            dn_log_std = jnp.broadcast_to(params["dn_log_std"] + innovation[:, None], pre.shape)
             if latent is None:
                 latent = dn_mean if noise is None else dn_mean + jnp.exp(dn_log_std) * noise
         vnc, out = self.motor(params, vnc, self.drive(pre if latent is None else latent))
