@@ -11,10 +11,13 @@ frame per control step); for a connectome policy a panel beside it shows its neu
 descending neurons' input currents over time, the VNC motor-pool rates as a heat map), and
 for a visual connectome policy a third panel shows both eyes and the optic lobe's T4/T5 cells
 on the hexagonal lattice. Prints the mean forward speed, distance walked, falls (episodes
-ending by termination) and the mean
-|speed - command| and |turn - command|; ``--baseline`` prints the same for the untrained
-baseline on the same seeds: the zero action (the nominal CPG gait) for Brax PPO runs, the
-untrained network for recurrent runs. The figures, resolved config and git revision are saved
+ending by termination) and the mean |speed - command| and |turn - command| (per control step,
+of the filtered turn rate), the episode-mean turn error (|the episode's mean turn rate -
+command|: whether the fly turns at the commanded rate on average, without the gait's heading
+wander) and the wander itself (the within-episode std of the turn rate, averaged over
+episodes); ``--baseline`` prints the same for the untrained baseline on the same seeds: the
+zero action (the nominal CPG gait) for Brax PPO runs, the untrained network for recurrent
+runs. The figures, resolved config and git revision are saved
 beside the video (``.json``).
 """
 
@@ -111,12 +114,14 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
     append annotated frames to ``writer`` when given. Returns the summary figures (speeds mm/s,
     turn errors rad/s, distances mm, falls = episodes ending by termination)."""
     speeds, commands, turn_errors, path_mm, net_mm, falls, n_frames = [], [], [], 0.0, [], 0, 0
+    episode_turn_errors, wander = [], []  # per episode: |mean turn - command|, std of the turn
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)
         if hasattr(act, "reset"):  # a stateful policy starts each episode afresh
             act.reset(seed=seed + episode)
         start = prev = None
         history: list[dict] = []
+        turns: list[float] = []
         while True:
             seen = obs.get("vision") if isinstance(obs, dict) else None
             obs, _, terminated, truncated, info = env.step(act(obs))
@@ -130,6 +135,7 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
             cmd_turn = info.get("command_turn_rad_s", float("nan"))
             commands.append(cmd_speed)
             turn_errors.append(abs(info["turn_rate_rad_s"] - cmd_turn))
+            turns.append(info["turn_rate_rad_s"])
             if writer is not None:
                 lines = [
                     f"episode {episode}  step {len(speeds)}",
@@ -150,6 +156,8 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
             if terminated or truncated:
                 falls += int(terminated)
                 net_mm.append(float(np.linalg.norm(xy - start)))
+                episode_turn_errors.append(abs(float(np.mean(turns)) - cmd_turn))
+                wander.append(float(np.std(turns)))
                 break
     return {
         "frames": n_frames,
@@ -157,6 +165,8 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
         "mean_command_speed_mm_s": float(np.mean(commands)),
         "mean_abs_speed_error_mm_s": float(np.mean(np.abs(np.subtract(speeds, commands)))),
         "mean_abs_turn_error_rad_s": float(np.mean(turn_errors)),
+        "mean_abs_episode_turn_error_rad_s": float(np.mean(episode_turn_errors)),
+        "turn_wander_rad_s": float(np.mean(wander)),
         "distance_walked_mm": path_mm,
         "net_displacement_mm": net_mm,
         "falls": falls,
@@ -168,7 +178,9 @@ def _summary(stats: dict) -> str:
         f"mean forward speed {stats['mean_forward_speed_mm_s']:.2f} mm/s, distance walked "
         f"{stats['distance_walked_mm']:.1f} mm, falls {stats['falls']}; mean |speed - command| "
         f"{stats['mean_abs_speed_error_mm_s']:.2f} mm/s, |turn - command| "
-        f"{stats['mean_abs_turn_error_rad_s']:.2f} rad/s"
+        f"{stats['mean_abs_turn_error_rad_s']:.2f} rad/s (episode mean turn: "
+        f"{stats['mean_abs_episode_turn_error_rad_s']:.2f} rad/s; wander "
+        f"{stats['turn_wander_rad_s']:.2f} rad/s)"
     )
 
 

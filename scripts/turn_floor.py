@@ -1,0 +1,152 @@
+"""How well can the connectome VNC follow Walk's turn command at all? Hand-written readouts.
+
+Issue 12 asks a trained connectome Walk policy for a mean |turn - command| <= 0.5 rad/s. This
+script measures what bounds that figure, on the batched C engine with Walk's commands drawn
+from its training range (3-9 mm/s, +-1.5 rad/s), ``--envs`` episodes of ``--steps`` control
+steps:
+
+* the heading wander of each gait at a zero command (the zero action of the ``"cpg"`` and
+  ``"vnc"`` action modes): the mean |turn rate| and its within-episode std;
+* hand-written readouts of the untrained connectome policy (``agents.connectome_walk``, the
+  VNC at its connectome-derived parameters): the DNg100 drive ``center + gain * tanh(b)`` with
+  ``b_left = -k * turn_cmd + kf * turn``, ``b_right = +k * turn_cmd - kf * turn`` (``turn``:
+  the observed filtered turn rate, rad/s; more drive on the left legs turns the fly right).
+  ``k = kf = 0`` is the untrained network.
+
+For each it prints the per-step mean |turn - command| (issue 12's figure), the episode-mean
+turn error (|the episode's mean turn rate - command|) and the wander.
+
+    python scripts/turn_floor.py --out outputs/turn_floor.json
+    python scripts/turn_floor.py --readouts 0,0 2,0 4,0 2,1 --drive-gain 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _figures(turn: np.ndarray, cmd: np.ndarray) -> dict[str, float]:
+    """turn, cmd [steps, envs] (rad/s) -> the three turn figures."""
+    return {
+        "mean_abs_turn_error_rad_s": float(np.mean(np.abs(turn - cmd))),
+        "mean_abs_episode_turn_error_rad_s": float(np.mean(np.abs(turn.mean(0) - cmd.mean(0)))),
+        "turn_wander_rad_s": float(np.mean(np.std(turn, axis=0))),
+    }
+
+
+def _obs_index(task, name: str) -> int:
+    """Offset of the observation entry ``name`` in the flattened observation."""
+    offset = 0
+    for key, leaf in task.observation_spec.items():
+        if key == name:
+            return offset
+        offset += int(np.prod(leaf.shape))
+    raise KeyError(name)
+
+
+def _line(name: str, f: dict[str, float]) -> str:
+    return (
+        f"{name:<28} |turn - cmd| {f['mean_abs_turn_error_rad_s']:.3f}, episode mean "
+        f"{f['mean_abs_episode_turn_error_rad_s']:.3f}, wander {f['turn_wander_rad_s']:.3f} rad/s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--readouts", nargs="+", default=["0,0", "1,0", "2,0", "4,0", "2,0.5", "2,2"],
+        help="k,kf pairs: command gain and turn-rate feedback gain (b per rad/s)",
+    )  # fmt: skip
+    parser.add_argument("--drive-gain", type=float, default=25.0, help="DN drive half range")
+    parser.add_argument("--envs", type=int, default=16, help="episodes per setting")
+    parser.add_argument("--steps", type=int, default=250, help="control steps (20 ms)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="JSON output")
+    args = parser.parse_args(argv)
+    try:
+        readouts = [tuple(float(x) for x in r.split(",")) for r in args.readouts]
+    except ValueError:
+        readouts = []
+    if not readouts or any(len(r) != 2 for r in readouts):
+        parser.error(f"--readouts takes k,kf pairs such as 2,0.5; got {args.readouts}")
+    if args.envs < 1 or args.steps < 2:
+        parser.error("need --envs >= 1 and --steps >= 2")
+
+    import jax
+    import jax.numpy as jnp
+
+    import flyenvs.brax
+    from agents import ppo
+    from agents.recurrent_ppo import driver
+    from agents.recurrent_ppo.rollout import policy_step
+    from agents.recurrent_ppo.train import init_training_state
+
+    t0, record = time.monotonic(), {"args": {k: str(v) for k, v in vars(args).items()}}
+    keys = jax.random.split(jax.random.PRNGKey(args.seed), args.envs)
+
+    def turn_and_command(env, step_fn, carry0):
+        """Roll ``step_fn(state, carry) -> (state, carry)`` -> turn, cmd [steps - 1, envs] (the
+        last step is left out: the training wrapper resets the episode there)."""
+        wrapped = flyenvs.brax.wrap_for_training(env, episode_length=args.steps)
+        i_cmd = _obs_index(env.task, "command") + 1
+
+        @jax.jit
+        def roll():
+            def body(c, _):
+                s, carry = step_fn(wrapped, *c)
+                return (s, carry), (s.metrics["turn_rate_rad_s"], s.obs[:, i_cmd])
+
+            return jax.lax.scan(body, (wrapped.reset(keys), carry0), None, length=args.steps)[1]
+
+        return [x[:-1] for x in jax.device_get(roll())]
+
+    gaits = {}
+    for mode in ("cpg", "vnc"):
+        env = flyenvs.brax.make(
+            "Walk", backend="mujoco", episode_length=args.steps, action_mode=mode,
+            command={"fixed": True, "fixed_turn_rad_s": 0.0},
+        )  # fmt: skip
+        zero = jnp.zeros((args.envs, env.action_size))
+        turn, cmd = turn_and_command(env, lambda w, s, c, z=zero: (w.step(s, z), c), 0)
+        gaits[mode] = _figures(turn, cmd)
+        print(_line(f"{mode} gait, zero command", gaits[mode]), flush=True)
+    record["zero_command"] = gaits
+
+    cfg = ppo.resolve_preset("connectome_quick", env={"episode_length": args.steps})
+    cfg["connectome"]["drive_gain"] = args.drive_gain
+    env = flyenvs.brax.make("Walk", backend="mujoco", **cfg["env"])
+    net = driver.make_network(cfg, env.task, env.action_size)
+    start = init_training_state(net, env.task.observation_size, 1e-3, 0.5)
+    i_cmd = _obs_index(env.task, "command") + 1
+    i_turn = _obs_index(env.task, "walking_velocity") + 1
+    sides = jnp.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])  # DNg100 of LF LM LH RF RM RH
+
+    rows = []
+    for k, kf in readouts:
+        w = jnp.zeros_like(start["network"]["readout"]["w"])
+        w = w.at[i_cmd].set(-k * sides).at[i_turn].set(kf * sides)
+        params = {**start["network"], "readout": {**start["network"]["readout"], "w": w}}
+
+        def step(wrapped, s, carry, params=params):
+            carry, a, _ = policy_step(
+                net, params, start["normalizer"], carry, s.obs, s.done > 0, None
+            )
+            return wrapped.step(s, a), carry
+
+        turn, cmd = turn_and_command(env, step, net.initial_carry(args.envs))
+        rows.append({"k": k, "kf": kf, **_figures(turn, cmd)})
+        print(_line(f"readout k={k:g} kf={kf:g}", rows[-1]), flush=True)
+    record.update(readouts=rows, drive_gain=args.drive_gain, wall_s=time.monotonic() - t0)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
