@@ -14,10 +14,15 @@ steps:
   ``k = kf = 0`` is the untrained network.
 
 For each it prints the per-step mean |turn - command| (issue 12's figure), the episode-mean
-turn error (|the episode's mean turn rate - command|) and the wander.
+turn error (|the episode's mean turn rate - command|), the wander (the within-episode std of
+the turn rate: mostly the stride's yaw oscillation) and the episode's reward with its turn and
+speed terms: what steering is worth to PPO under the task's reward. ``--set KEY=JSON``
+overrides Walk's config (e.g. ``velocity_filter_s=0.3``, ``reward.turn_margin_rad_s=0.5``).
 
     python scripts/turn_floor.py --out outputs/turn_floor.json
     python scripts/turn_floor.py --readouts 0,0 2,0 4,0 2,1 --drive-gain 25
+    python scripts/turn_floor.py --skip-gaits --steps 50 --envs 64 --readouts 0,0 1,0 2,0 \\
+        --set velocity_filter_s=0.3 --set reward.turn_margin_rad_s=0.5
 """
 
 from __future__ import annotations
@@ -39,6 +44,29 @@ def _figures(turn: np.ndarray, cmd: np.ndarray) -> dict[str, float]:
     }
 
 
+def _reward_terms(reward: np.ndarray, turn: np.ndarray, speed: np.ndarray) -> dict:
+    """Per-step reward and its turn and speed terms [steps, envs] -> their mean episode sums."""
+    return {
+        "episode_reward": float(reward.sum(0).mean()),
+        "episode_reward_turn": float(turn.sum(0).mean()),
+        "episode_reward_speed": float(speed.sum(0).mean()),
+    }
+
+
+def _overrides(items: list[str]) -> dict:
+    """``KEY=JSON`` strings -> {KEY: value}; raises ValueError naming a malformed item."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=JSON, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--set {key}: {value!r} is not JSON ({err.msg})") from None
+    return out
+
+
 def _obs_index(task, name: str) -> int:
     """Offset of the observation entry ``name`` in the flattened observation."""
     offset = 0
@@ -52,7 +80,9 @@ def _obs_index(task, name: str) -> int:
 def _line(name: str, f: dict[str, float]) -> str:
     return (
         f"{name:<28} |turn - cmd| {f['mean_abs_turn_error_rad_s']:.3f}, episode mean "
-        f"{f['mean_abs_episode_turn_error_rad_s']:.3f}, wander {f['turn_wander_rad_s']:.3f} rad/s"
+        f"{f['mean_abs_episode_turn_error_rad_s']:.3f}, wander {f['turn_wander_rad_s']:.3f} rad/s;"
+        f" reward {f['episode_reward']:.2f} (turn {f['episode_reward_turn']:.2f}, speed "
+        f"{f['episode_reward_speed']:.2f})"
     )
 
 
@@ -66,8 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envs", type=int, default=16, help="episodes per setting")
     parser.add_argument("--steps", type=int, default=250, help="control steps (20 ms)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="Walk config override (repeatable)")  # fmt: skip
+    parser.add_argument("--skip-gaits", action="store_true", help="only the readouts")
     parser.add_argument("--out", type=Path, help="JSON output")
     args = parser.parse_args(argv)
+    try:
+        overrides = _overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
     try:
         readouts = [tuple(float(x) for x in r.split(",")) for r in args.readouts]
     except ValueError:
@@ -99,25 +136,29 @@ def main(argv: list[str] | None = None) -> int:
         def roll():
             def body(c, _):
                 s, carry = step_fn(wrapped, *c)
-                return (s, carry), (s.metrics["turn_rate_rad_s"], s.obs[:, i_cmd])
+                m = s.metrics
+                out = (m["turn_rate_rad_s"], s.obs[:, i_cmd], s.reward)
+                return (s, carry), (*out, m["reward/turn"], m["reward/speed"])
 
             return jax.lax.scan(body, (wrapped.reset(keys), carry0), None, length=args.steps)[1]
 
-        return [x[:-1] for x in jax.device_get(roll())]
+        turn, cmd, *rewards = (x[:-1] for x in jax.device_get(roll()))
+        return {**_figures(turn, cmd), **_reward_terms(*rewards)}
 
     gaits = {}
-    for mode in ("cpg", "vnc"):
+    for mode in () if args.skip_gaits else ("cpg", "vnc"):
+        zero_turn = {"fixed": True, "fixed_turn_rad_s": 0.0}
         env = flyenvs.brax.make(
-            "Walk", backend="mujoco", episode_length=args.steps, action_mode=mode,
-            command={"fixed": True, "fixed_turn_rad_s": 0.0},
+            "Walk", backend="mujoco", **{**overrides, "episode_length": args.steps,
+                                         "action_mode": mode, "command": zero_turn},
         )  # fmt: skip
         zero = jnp.zeros((args.envs, env.action_size))
-        turn, cmd = turn_and_command(env, lambda w, s, c, z=zero: (w.step(s, z), c), 0)
-        gaits[mode] = _figures(turn, cmd)
+        gaits[mode] = turn_and_command(env, lambda w, s, c, z=zero: (w.step(s, z), c), 0)
         print(_line(f"{mode} gait, zero command", gaits[mode]), flush=True)
     record["zero_command"] = gaits
 
     cfg = ppo.resolve_preset("connectome_quick", env={"episode_length": args.steps})
+    cfg["env"].update(overrides)
     cfg["connectome"]["drive_gain"] = args.drive_gain
     env = flyenvs.brax.make("Walk", backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)
@@ -138,10 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             return wrapped.step(s, a), carry
 
-        turn, cmd = turn_and_command(env, step, net.initial_carry(args.envs))
-        rows.append({"k": k, "kf": kf, **_figures(turn, cmd)})
+        rows.append({"k": k, "kf": kf, **turn_and_command(env, step, net.initial_carry(args.envs))})
         print(_line(f"readout k={k:g} kf={kf:g}", rows[-1]), flush=True)
-    record.update(readouts=rows, drive_gain=args.drive_gain, wall_s=time.monotonic() - t0)
+    record.update(
+        readouts=rows, drive_gain=args.drive_gain, overrides=overrides, wall_s=time.monotonic() - t0
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=2))
