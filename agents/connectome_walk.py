@@ -98,11 +98,16 @@ class VNCWalkPolicy:
             rhythm takes the fly, so PPO could not find the DN asymmetry that turns it
             (docs/connectome_walk.md). The noise at the motor output stays, and the gradient
             still reaches the VNC's parameters through the action mean.
-        dn_noise_corr: rho in [0, 1), the DN noise's correlation from one control step to the
+        dn_noise_corr: rho in [0, 1], the DN noise's correlation from one control step to the
             next (an AR(1) process of stationary std ``exp(dn_log_std)``: each step draws
             ``latent = readout + rho * deviation + exp(dn_log_std) * sqrt(1 - rho^2) * noise``;
             0.9 at 20 ms is a correlation time of about 0.2 s). Independent noise at 50 Hz is
-            averaged away by the VNC before it turns the fly.
+            averaged away by the VNC before it turns the fly. ``1`` holds the noise for the
+            episode: the first step draws ``readout + exp(dn_log_std) * noise``, later steps
+            keep its deviation (``latent = readout + deviation``), and only the first step's
+            draw enters PPO's ratio (later steps' latent is its own mean at a fixed unit std:
+            log-ratio 0), so one sample per episode carries the credit for a whole
+            episode's drive offset; the critic then also sees the held deviation.
         dn_noise_stationary: start each episode's DN noise from its stationary distribution
             (the first step draws ``readout + exp(dn_log_std) * noise``) instead of from a
             zero deviation (whose std then grows as ``sqrt(1 - rho^(2t))``: with rho 0.98 it
@@ -146,8 +151,8 @@ class VNCWalkPolicy:
                 f"control_dt_s / (n_chunk * vnc_dt_s) must be a whole number >= 1, got "
                 f"{self.control_dt_s} / ({self.n_chunk} * {self.vnc_dt_s}) = {n_sub:.4g}"
             )
-        if not 0.0 <= float(self.dn_noise_corr) < 1.0:
-            raise ValueError(f"dn_noise_corr must be in [0, 1), got {self.dn_noise_corr}")
+        if not 0.0 <= float(self.dn_noise_corr) <= 1.0:
+            raise ValueError(f"dn_noise_corr must be in [0, 1], got {self.dn_noise_corr}")
         object.__setattr__(self, "joint_range_rad", rng)
         object.__setattr__(self, "_warm", self._warm_rates())
 
@@ -167,6 +172,12 @@ class VNCWalkPolicy:
         return self.circuit.n_inputs if self.dn_noise else 0
 
     @property
+    def dn_noise_held(self) -> bool:
+        """Whether the DN noise is held for the episode (``dn_noise`` with ``dn_noise_corr``
+        1): drawn once at the episode start, its deviation also an input of the critic."""
+        return bool(self.dn_noise) and float(self.dn_noise_corr) >= 1.0
+
+    @property
     def warm_rates_hz(self) -> np.ndarray:
         """[n_neurons] (Hz): the carry at an episode start."""
         return self._warm  # type: ignore[attr-defined]
@@ -184,7 +195,8 @@ class VNCWalkPolicy:
     def init(self, rng: jax.Array, obs_size: int) -> dict[str, Any]:
         """Fresh parameters for observations of ``obs_size`` entries."""
         k_value, k_vnc = jax.random.split(rng)
-        sizes = (obs_size + self.circuit.network.n_neurons, *self.value_hidden, 1)
+        n_held = self.circuit.n_inputs if self.dn_noise_held else 0
+        sizes = (obs_size + self.circuit.network.n_neurons + n_held, *self.value_hidden, 1)
         keys = jax.random.split(k_value, len(sizes) - 1)
         value = [
             _dense_init(k, a, b, 1.0 if b == 1 else math.sqrt(2))
@@ -292,14 +304,26 @@ class VNCWalkPolicy:
 
         With :attr:`dn_noise` (a latent stage, :attr:`latent_size` = n_dn): the DNs' drive is
         ``center + gain * tanh(latent)``, ``latent`` [B, n_dn] drawn as ``readout + rho *
-        deviation + exp(dn_log_std) * sqrt(1 - rho^2) * noise`` (or given: the stored sample;
-        neither: the readout), and the step returns (carry, (mean, log_std) [B, n_dn + C *
+        deviation + exp(dn_log_std) * sqrt(1 - rho^2) * noise`` (held for the episode when
+        rho = 1: see ``dn_noise_corr``; or given: the stored sample; neither: the readout),
+        and the step returns (carry, (mean, log_std) [B, n_dn + C *
         48], value, latent), the latent's Gaussian given the carried deviation first."""
         vnc, dev = self._start(carry, reset)
-        features = jnp.tanh(vnc.rates_hz / FEATURE_RATE_HZ)
-        value = _mlp(params["value"], jnp.concatenate([obs, features], axis=-1))[:, 0]
+        features = [obs, jnp.tanh(vnc.rates_hz / FEATURE_RATE_HZ)]
+        if self.dn_noise_held:  # the critic sees the offset held for the episode (0 at a start)
+            features.append(jax.lax.stop_gradient(dev))
+        value = _mlp(params["value"], jnp.concatenate(features, axis=-1))[:, 0]
         pre = self.dn_readout(params, obs)
-        if self.dn_noise:
+        if self.dn_noise_held:
+            first = reset[:, None]
+            held = pre + dev
+            if latent is None:
+                drawn = pre if noise is None else pre + jnp.exp(params["dn_log_std"]) * noise
+                latent = jnp.where(first, drawn, held)
+            # later steps: the latent is its own mean at unit std (log-ratio 0, no gradient)
+            dn_mean = jnp.where(first, pre, jax.lax.stop_gradient(latent))
+            dn_log_std = jnp.where(first, params["dn_log_std"], 0.0)
+        elif self.dn_noise:
             rho = float(self.dn_noise_corr)
             dn_mean = pre + rho * dev  # the AR(1) noise continues from its last deviation
             innovation = jnp.full(reset.shape, 0.5 * math.log(1.0 - rho**2), jnp.float32)

@@ -151,6 +151,55 @@ def test_dn_noise_can_start_stationary(env):
         np.testing.assert_allclose(latent[0], np.exp(first), rtol=1e-5)  # readout 0 + std * 1
 
 
+def test_dn_noise_held_for_the_episode_counts_its_draw_once(env):
+    """``dn_noise_corr = 1``: the DN drive's deviation from the readout is drawn at an episode
+    start and held; only that draw enters PPO's ratio (later steps: log-ratio 0 under any
+    parameters), re-evaluation is exact, the first draw's gradient reaches the readout and the
+    noise's std, and the critic sees the held deviation."""
+    from agents.recurrent_ppo.rollout import evaluate_sequences, gaussian_log_prob, rollout
+
+    pol = connectome_walk.make(env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=1.0)
+    n_dn, obs_size = pol.circuit.n_inputs, env.task.observation_size
+    assert pol.dn_noise_held and not connectome_walk.make(env.task, dn_noise=True).dn_noise_held
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    assert params["value"][0]["w"].shape[0] == obs_size + pol.circuit.network.n_neurons + n_dn
+    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
+    norm = _normalizer(obs_size)
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
+    state = state.replace(done=jnp.ones_like(state.done))  # the first step starts an episode
+    roll = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 6))
+    _, _, traj = roll(params, state, pol.initial_carry(4), jax.random.PRNGKey(2))
+    assert bool(jnp.all(traj.reset[0])) and not bool(jnp.any(traj.reset[1:]))
+    dev = np.asarray(traj.raw_action[..., :n_dn] - traj.action_mean[..., :n_dn])
+    assert 0.3 < float(np.std(dev[0])) < 1.0  # the first step draws at exp(-0.5) = 0.61
+    np.testing.assert_array_equal(dev[1:], 0.0)  # later steps: the latent is its own mean
+    latent = np.asarray(traj.raw_action[..., :n_dn])
+    readout = np.asarray(traj.obs) @ np.asarray(params["readout"]["w"])  # identity normaliser
+    held = latent - readout - np.asarray(params["readout"]["b"])
+    np.testing.assert_allclose(held[1:], np.broadcast_to(held[0], held[1:].shape), atol=1e-4)
+
+    def log_prob(p):
+        mean, log_std, _ = evaluate_sequences(
+            pol, p, norm, traj.carry0, traj.obs, traj.reset, traj.raw_action
+        )
+        return gaussian_log_prob(traj.raw_action[..., :n_dn], mean[..., :n_dn], log_std[..., :n_dn])
+
+    lp = jax.jit(log_prob)
+    np.testing.assert_allclose(lp(params), traj.log_prob - gaussian_log_prob(
+        traj.raw_action[..., n_dn:], traj.action_mean[..., n_dn:],
+        jnp.broadcast_to(params["log_std"], traj.action_mean[..., n_dn:].shape),
+    ), atol=1e-4)  # fmt: skip
+    moved = {**params, "readout": jax.tree.map(lambda x: x + 0.1, params["readout"])}
+    change = np.asarray(lp(moved) - lp(params))
+    np.testing.assert_allclose(change[1:], 0.0, atol=1e-5)  # held steps: log-ratio 0
+    assert np.all(np.abs(change[0]) > 1e-4)  # the episode's draw: the readout moves it
+    grads = jax.grad(lambda p: jnp.sum(lp(p)[0]))(params)
+    assert bool(jnp.any(grads["readout"]["w"] != 0)) and bool(jnp.any(grads["dn_log_std"] != 0))
+    late = jax.grad(lambda p: jnp.sum(lp(p)[1:]))(params)
+    assert not bool(jnp.any(late["readout"]["w"] != 0))
+
+
 def test_reset_rows_restart_from_the_warm_state(env):
     pol = connectome_walk.make(env.task)
     obs_size = env.task.observation_size
@@ -178,8 +227,8 @@ def test_bad_configurations_raise_clearly(env):
         connectome_walk.make(env.task, drive_gian=3.0)
     with pytest.raises(ValueError, match="wiring must be"):
         connectome_walk.make(env.task, wiring="random")
-    with pytest.raises(ValueError, match=r"dn_noise_corr must be in \[0, 1\)"):
-        connectome_walk.make(env.task, dn_noise=True, dn_noise_corr=1.0)
+    with pytest.raises(ValueError, match=r"dn_noise_corr must be in \[0, 1\]"):
+        connectome_walk.make(env.task, dn_noise=True, dn_noise_corr=1.5)
 
 
 def test_shuffled_control_has_the_same_parameters_and_other_wiring(env):
