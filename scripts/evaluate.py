@@ -13,12 +13,12 @@ for a visual connectome policy a third panel shows both eyes and the optic lobe'
 on the hexagonal lattice. Prints the mean forward speed, distance walked, falls (episodes
 ending by termination) and the mean |speed - command| and |turn - command| (per control step,
 of the filtered turn rate), the episode-mean turn error (|the episode's mean turn rate -
-command|: whether the fly turns at the commanded rate on average, without the gait's heading
-wander) and the wander itself (the within-episode std of the turn rate, averaged over
-episodes); ``--baseline`` prints the same for the untrained baseline on the same seeds: the
-zero action (the nominal CPG gait) for Brax PPO runs, the untrained network for recurrent
-runs. The figures, resolved config and git revision are saved
-beside the video (``.json``).
+command|: whether the fly turns at the commanded rate on average, without the stride's yaw
+oscillation) and the wander (the within-episode std of the turn rate, averaged over episodes:
+mostly that oscillation, docs/connectome_walk.md); ``--baseline`` prints the same for the
+untrained baseline on the same seeds: the zero action (the nominal CPG gait) for Brax PPO
+runs, the untrained network for recurrent runs. The figures, resolved config and git revision
+are saved beside the video (``.json``).
 """
 
 from __future__ import annotations
