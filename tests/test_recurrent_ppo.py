@@ -147,6 +147,39 @@ def test_training_step_first_minibatch_is_on_policy():
     assert int(ts2.env_steps) == N_ENVS * 5
 
 
+def test_value_warmup_trains_the_critic_alone():
+    """``value_warmup_steps``: before it only the parameters under "value" move (the policy
+    and its noise stay as they are, though the value loss reaches them through the carry);
+    from it on, all learn. A network without "value" parameters is refused clearly."""
+    from agents.recurrent_ppo.networks import MLPActorCritic
+
+    net = MLPActorCritic(action_size=1, policy_hidden=(8,), value_hidden=(8,))
+    env, params, norm, state, roll, key = _setup(net, 5)
+    opt = optax.adam(1e-2)
+    kw = dict(
+        num_envs=N_ENVS, unroll_length=5, num_minibatches=2, num_updates_per_batch=2,
+        entropy_cost=1e-2, discounting=0.9, gae_lambda=0.95, clipping_epsilon=0.2,
+        value_warmup_steps=N_ENVS * 5,
+    )  # fmt: skip
+    step = jax.jit(make_training_step(env, net, opt, **kw))
+    ts = TrainState(params, opt.init(params), norm, state, net.initial_carry(N_ENVS), key,
+                    jnp.zeros((), jnp.int32))  # fmt: skip
+    moved = lambda a, b: jax.tree.map(lambda x, y: bool(jnp.any(x != y)), a, b)  # noqa: E731
+    ts1, _ = step(ts)  # env steps 0 < 20: the critic alone
+    changed = moved(params, ts1.params)
+    assert all(jax.tree.leaves(changed["value"]))
+    assert not any(jax.tree.leaves({k: v for k, v in changed.items() if k != "value"}))
+    ts2, _ = step(ts1)  # env steps 20: everything
+    assert all(jax.tree.leaves(moved(ts1.params, ts2.params)))
+    gru = GRUActorCritic(action_size=1, hidden_size=4)
+    env, params, norm, state, _, key = _setup(gru, 5)
+    bad = make_training_step(env, gru, opt, **kw)
+    ts = TrainState(params, opt.init(params), norm, state, gru.initial_carry(N_ENVS), key,
+                    jnp.zeros((), jnp.int32))  # fmt: skip
+    with pytest.raises(ValueError, match="'value' key"):  # flax names: Dense_0, GRUCell_0, ...
+        bad(ts)
+
+
 def _gae_loop(r, v, boot, done, trunc, g, lam):
     T = len(r)
     adv = np.zeros_like(r)

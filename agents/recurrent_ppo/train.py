@@ -62,28 +62,34 @@ def make_training_step(
     clipping_epsilon: float,
     value_cost: float = 0.5,
     normalize_observations: bool = True,
+    value_warmup_steps: int = 0,
 ) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
-    """The (un-jitted) training step ``state -> (state, metrics)`` for the batched ``env``."""
+    """The (un-jitted) training step ``state -> (state, metrics)`` for the batched ``env``;
+    before ``value_warmup_steps`` env steps only the critic learns (the policy is fixed)."""
     if num_envs % num_minibatches:
         raise ValueError(f"num_minibatches ({num_minibatches}) must divide num_envs ({num_envs})")
     mb_size = num_envs // num_minibatches
 
-    def loss(params, normalizer, traj, adv, targets):
+    def loss(params, normalizer, traj, adv, targets, policy_weight):
         return ppo_loss(
             network, params, normalizer, traj, adv, targets, clipping_epsilon, entropy_cost,
-            value_cost,
+            value_cost, policy_weight,
         )  # fmt: skip
 
     grad_fn = jax.value_and_grad(loss, has_aux=True)
 
     def sgd_step(carry, batch):
-        params, opt_state, normalizer = carry
+        params, opt_state, normalizer, weight = carry
         (seq, adv, targets), carry0 = batch
         to_time = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
         traj = jax.tree.map(to_time, seq)._replace(carry0=carry0)
-        (_, metrics), grads = grad_fn(params, normalizer, traj, to_time(adv), to_time(targets))
+        (_, metrics), grads = grad_fn(
+            params, normalizer, traj, to_time(adv), to_time(targets), weight
+        )
+        if value_warmup_steps > 0:  # the value loss reaches the policy too (through the carry)
+            grads = critic_only(grads, weight)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state, normalizer), metrics
+        return (optax.apply_updates(params, updates), opt_state, normalizer, weight), metrics
 
     def step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         key, k_roll, k_epochs = jax.random.split(ts.key, 3)
@@ -105,9 +111,10 @@ def make_training_step(
             split = lambda x: x[perm].reshape(num_minibatches, mb_size, *x.shape[1:])  # noqa: E731
             return jax.lax.scan(sgd_step, c, jax.tree.map(split, data))
 
-        (params, opt_state, _), m = jax.lax.scan(
+        weight = (ts.env_steps >= value_warmup_steps).astype(jnp.float32)
+        (params, opt_state, _, _), m = jax.lax.scan(
             epoch,
-            (ts.params, ts.opt_state, ts.normalizer),
+            (ts.params, ts.opt_state, ts.normalizer, weight),
             jax.random.split(k_epochs, num_updates_per_batch),
         )
         normalizer = ts.normalizer
@@ -123,6 +130,25 @@ def make_training_step(
         return new, metrics
 
     return step
+
+
+def critic_only(grads: Any, weight: jax.Array) -> Any:
+    """``grads`` with every leaf outside a ``"value"`` subtree scaled by ``weight`` (0 while
+    the critic warms up: the policy stays as it is). Raises ValueError for a network with no
+    ``"value"`` parameters."""
+
+    def is_value(path) -> bool:
+        return any(getattr(k, "key", None) == "value" for k in path)
+
+    paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(grads)[0]]
+    if not any(is_value(p) for p in paths):
+        raise ValueError(
+            "value_warmup_steps needs a network whose critic parameters sit under a 'value' "
+            "key (the connectome policies, the feed-forward control)"
+        )
+    return jax.tree_util.tree_map_with_path(
+        lambda path, g: g if is_value(path) else g * weight, grads
+    )
 
 
 def make_evaluator(
@@ -212,6 +238,7 @@ def train(
     clipping_epsilon: float = 0.2,
     max_grad_norm: float = 0.5,
     value_cost: float = 0.5,
+    value_warmup_steps: int = 0,
     seed: int = 0,
     hidden_size: int = 64,
     recurrent: bool = True,
@@ -255,6 +282,11 @@ def train(
             count, the RNG key and the step count all continue; ``num_timesteps`` counts the
             steps still to train. The environments and the policy state restart (fresh episodes
             drawn from the restored key). Excludes ``restore_params``.
+        value_warmup_steps: env steps at the start during which only the critic learns
+            (policy and entropy terms weighted 0): advantages are then computed by a critic
+            that already knows how the return depends on, e.g., the command, whose share of
+            the return's variance otherwise hides small policy effects
+            (docs/connectome_walk.md).
         Others as in ``brax.training.agents.ppo.train``.
 
     Returns:
@@ -298,7 +330,7 @@ def train(
         num_minibatches=num_minibatches, num_updates_per_batch=num_updates_per_batch,
         entropy_cost=entropy_cost, discounting=discounting, gae_lambda=gae_lambda,
         clipping_epsilon=clipping_epsilon, value_cost=value_cost,
-        normalize_observations=normalize_observations,
+        normalize_observations=normalize_observations, value_warmup_steps=value_warmup_steps,
     )  # fmt: skip
     n_epochs = max(num_evals - 1, 1)
     per_epoch = math.ceil(num_timesteps / (n_epochs * num_envs * unroll_length))
