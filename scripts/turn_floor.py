@@ -16,8 +16,9 @@ steps:
 For each it prints the per-step mean |turn - command| (issue 12's figure), the episode-mean
 turn error (|the episode's mean turn rate - command|), the wander (the within-episode std of
 the turn rate: mostly the stride's yaw oscillation) and the episode's reward with its turn and
-speed terms: what steering is worth to PPO under the task's reward. ``--set KEY=JSON``
-overrides Walk's config (e.g. ``velocity_filter_s=0.3``, ``reward.turn_margin_rad_s=0.5``).
+speed terms: what steering is worth to PPO under the task's reward. ``--set KEY=VALUE``
+overrides Walk's config as in ``scripts/train.py`` (e.g. ``velocity_filter_s=0.3``,
+``reward.turn_margin_rad_s=0.5``).
 
     python scripts/turn_floor.py --out outputs/turn_floor.json
     python scripts/turn_floor.py --readouts 0,0 2,0 4,0 2,1 --drive-gain 25
@@ -53,20 +54,6 @@ def _reward_terms(reward: np.ndarray, turn: np.ndarray, speed: np.ndarray) -> di
     }
 
 
-def _overrides(items: list[str]) -> dict:
-    """``KEY=JSON`` strings -> {KEY: value}; raises ValueError naming a malformed item."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set takes KEY=JSON, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"--set {key}: {value!r} is not JSON ({err.msg})") from None
-    return out
-
-
 def _obs_index(task, name: str) -> int:
     """Offset of the observation entry ``name`` in the flattened observation."""
     offset = 0
@@ -96,15 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envs", type=int, default=16, help="episodes per setting")
     parser.add_argument("--steps", type=int, default=250, help="control steps (20 ms)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                        help="Walk config override (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+        help="Walk config override, as scripts/train.py's",
+    )  # fmt: skip
     parser.add_argument("--skip-gaits", action="store_true", help="only the readouts")
     parser.add_argument("--out", type=Path, help="JSON output")
     args = parser.parse_args(argv)
-    try:
-        overrides = _overrides(args.set)
-    except ValueError as err:
-        parser.error(str(err))
+    from train import _parse_set  # scripts/train.py's --set: values parsed as Python literals
+
+    overrides = _parse_set(args.set)
     try:
         readouts = [tuple(float(x) for x in r.split(",")) for r in args.readouts]
     except ValueError:
