@@ -5,8 +5,9 @@ script measures what bounds that figure, on the batched C engine with Walk's com
 from its training range (3-9 mm/s, +-1.5 rad/s), ``--envs`` episodes of ``--steps`` control
 steps:
 
-* the heading wander of each gait at a zero command (the zero action of the ``"cpg"`` and
-  ``"vnc"`` action modes): the mean |turn rate| and its within-episode std;
+* the turn-rate wander of each gait at a zero command (the zero action of the ``"cpg"`` and
+  ``"vnc"`` action modes; mostly the stride's yaw oscillation): the mean |turn rate| and its
+  within-episode std;
 * hand-written readouts of the untrained connectome policy (``agents.connectome_walk``, the
   VNC at its connectome-derived parameters): the DNg100 drive ``center + gain * tanh(b)`` with
   ``b_left = -k * turn_cmd + kf * turn``, ``b_right = +k * turn_cmd - kf * turn`` (``turn``:
