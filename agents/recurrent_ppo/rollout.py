@@ -227,12 +227,8 @@ def ppo_loss(
     clipping_epsilon: float,
     entropy_cost: float,
     value_cost: float = 0.5,
-    policy_weight: jax.Array | float = 1.0,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Clipped PPO loss over whole sequences (``traj`` is a minibatch of environments).
-
-    ``policy_weight`` scales the policy and entropy terms (0: the critic alone learns, e.g.
-    while it warms up on the initial policy's returns).
 
     Returns ``(loss, metrics)``; metrics hold the terms and ``approx_kl`` (``mean(old - new)``
     log-probability: exactly 0 before the first update when the recomputation is aligned).
@@ -248,7 +244,7 @@ def ppo_loss(
     policy_loss = -jnp.mean(jnp.minimum(ratio * adv, clipped * adv))
     value_loss = 0.5 * jnp.mean((value - targets) ** 2)
     entropy = jnp.mean(gaussian_entropy(log_std))
-    loss = policy_weight * (policy_loss - entropy_cost * entropy) + value_cost * value_loss
+    loss = policy_loss + value_cost * value_loss - entropy_cost * entropy
     metrics = {
         "policy_loss": policy_loss,
         "value_loss": value_loss,

@@ -70,10 +70,10 @@ def make_training_step(
         raise ValueError(f"num_minibatches ({num_minibatches}) must divide num_envs ({num_envs})")
     mb_size = num_envs // num_minibatches
 
-    def loss(params, normalizer, traj, adv, targets, policy_weight):
+    def loss(params, normalizer, traj, adv, targets):
         return ppo_loss(
             network, params, normalizer, traj, adv, targets, clipping_epsilon, entropy_cost,
-            value_cost, policy_weight,
+            value_cost,
         )  # fmt: skip
 
     grad_fn = jax.value_and_grad(loss, has_aux=True)
@@ -83,10 +83,8 @@ def make_training_step(
         (seq, adv, targets), carry0 = batch
         to_time = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
         traj = jax.tree.map(to_time, seq)._replace(carry0=carry0)
-        (_, metrics), grads = grad_fn(
-            params, normalizer, traj, to_time(adv), to_time(targets), weight
-        )
-        if value_warmup_steps > 0:  # the value loss reaches the policy too (through the carry)
+        (_, metrics), grads = grad_fn(params, normalizer, traj, to_time(adv), to_time(targets))
+        if value_warmup_steps > 0:  # while the critic warms up, only its gradients count
             grads = critic_only(grads, weight)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state, normalizer, weight), metrics
@@ -134,8 +132,9 @@ def make_training_step(
 
 def critic_only(grads: Any, weight: jax.Array) -> Any:
     """``grads`` with every leaf outside a ``"value"`` subtree scaled by ``weight`` (0 while
-    the critic warms up: the policy stays as it is). Raises ValueError for a network with no
-    ``"value"`` parameters."""
+    the critic warms up: the policy stays as it is, whether a gradient came from the policy
+    and entropy terms or from the value loss through the carry). Raises ValueError for a
+    network with no ``"value"`` parameters."""
 
     def is_value(path) -> bool:
         return any(getattr(k, "key", None) == "value" for k in path)
@@ -283,10 +282,10 @@ def train(
             steps still to train. The environments and the policy state restart (fresh episodes
             drawn from the restored key). Excludes ``restore_params``.
         value_warmup_steps: env steps at the start during which only the critic learns
-            (policy and entropy terms weighted 0): advantages are then computed by a critic
-            that already knows how the return depends on, e.g., the command, whose share of
-            the return's variance otherwise hides small policy effects
-            (docs/connectome_walk.md).
+            (every gradient outside its ``"value"`` parameters zeroed): advantages are then
+            computed by a critic that already knows how the return depends on, e.g., the
+            command, whose share of the return's variance otherwise hides small policy
+            effects (docs/connectome_walk.md).
         Others as in ``brax.training.agents.ppo.train``.
 
     Returns:
