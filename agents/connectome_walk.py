@@ -316,10 +316,9 @@ class VNCWalkPolicy:
         pre = self.dn_readout(params, obs)
         if self.dn_noise_held:
             first = reset[:, None]
-            held = pre + dev
-            if latent is None:
+            if latent is None:  # a start draws the offset; later steps keep it
                 drawn = pre if noise is None else pre + jnp.exp(params["dn_log_std"]) * noise
-                latent = jnp.where(first, drawn, held)
+                latent = jnp.where(first, drawn, pre + dev)
             # later steps: the latent is its own mean at unit std (log-ratio 0, no gradient)
             dn_mean = jnp.where(first, pre, jax.lax.stop_gradient(latent))
             dn_log_std = jnp.where(first, params["dn_log_std"], 0.0)
