@@ -117,6 +117,11 @@ class VNCWalkPolicy:
             ``init_log_std``, no gradient). Its C x 48 dimensions each move by about the
             learning rate per Adam step, which changes the log-probability of every sample by
             about lr * sqrt(2 * C * 48) per step: most PPO ratios leave the clip range.
+        readout_mask: [obs_size] of 0/1, the observation columns the DN readout sees (None:
+            all); :func:`make` builds it from ``readout_obs``, the observation entries' names.
+            With the held DN noise only the episode's first draw trains the readout, so the
+            weights of inputs that carry no steering signal only fit noise
+            (docs/connectome_walk.md).
     """
 
     circuit: VNCCircuit
@@ -136,6 +141,7 @@ class VNCWalkPolicy:
     dn_noise_corr: float = 0.0
     dn_noise_stationary: bool = False
     learn_action_std: bool = True
+    readout_mask: np.ndarray | None = None
     #: The env receives the Gaussian sample clipped to [-1, 1] (the mean is the motor output).
     action_squash = "clip"
 
@@ -154,6 +160,11 @@ class VNCWalkPolicy:
         if not 0.0 <= float(self.dn_noise_corr) <= 1.0:
             raise ValueError(f"dn_noise_corr must be in [0, 1], got {self.dn_noise_corr}")
         object.__setattr__(self, "joint_range_rad", rng)
+        if self.readout_mask is not None:
+            mask = np.asarray(self.readout_mask, np.float32)
+            if mask.ndim != 1 or not np.all((mask == 0) | (mask == 1)):
+                raise ValueError(f"readout_mask must be a 1-d 0/1 array, got {mask!r}")
+            object.__setattr__(self, "readout_mask", mask)
         object.__setattr__(self, "_warm", self._warm_rates())
 
     # ------------------------------------------------------------------ sizes
@@ -194,6 +205,10 @@ class VNCWalkPolicy:
     # ---------------------------------------------------------- interface
     def init(self, rng: jax.Array, obs_size: int) -> dict[str, Any]:
         """Fresh parameters for observations of ``obs_size`` entries."""
+        if self.readout_mask is not None and self.readout_mask.shape != (obs_size,):
+            raise ValueError(
+                f"readout_mask has {self.readout_mask.shape[0]} entries, observations {obs_size}"
+            )
         k_value, k_vnc = jax.random.split(rng)
         n_held = self.circuit.n_inputs if self.dn_noise_held else 0
         sizes = (obs_size + self.circuit.network.n_neurons + n_held, *self.value_hidden, 1)
@@ -235,9 +250,11 @@ class VNCWalkPolicy:
         return vnc, dev
 
     def dn_readout(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
-        """The readout ``W obs + b`` [batch, n_dn] (before the tanh) for normalised obs."""
+        """The readout ``W obs + b`` [batch, n_dn] (before the tanh) for normalised obs (``W``'s
+        rows outside :attr:`readout_mask` held at 0)."""
         r = params["readout"]
-        return obs @ r["w"] + r["b"]
+        w = r["w"] if self.readout_mask is None else r["w"] * self.readout_mask[:, None]
+        return obs @ w + r["b"]
 
     def drive(self, x: jax.Array) -> jax.Array:
         """Descending-neuron input currents ``center + gain * tanh(x)`` for a readout (or its
@@ -367,12 +384,19 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
             f"{config.action_mode!r}"
         )
     valid = {f.name for f in dataclasses.fields(VNCWalkPolicy)} - {
-        "circuit", "joint_range_rad", "n_chunk", "control_dt_s",
+        "circuit", "joint_range_rad", "n_chunk", "control_dt_s", "readout_mask",
     }  # fmt: skip
-    valid |= {"manc_dir", "wiring", "shuffle_seed"}
+    valid |= {"manc_dir", "wiring", "shuffle_seed", "readout_obs"}
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise KeyError(f"unknown connectome policy options {unknown}; valid: {sorted(valid)}")
+    readout_obs = kwargs.pop("readout_obs", None)
+    if readout_obs is not None:  # the names of the observation entries the readout sees
+        from flyenvs.tasks.base import observation_columns
+
+        mask = np.zeros(task.observation_size, np.float32)
+        mask[list(observation_columns(task.observation_spec, readout_obs))] = 1.0
+        kwargs["readout_mask"] = mask
     network = vnc.build(kwargs.pop("manc_dir", None) or None)
     wiring = kwargs.pop("wiring", "connectome")
     seed = kwargs.pop("shuffle_seed", 0)

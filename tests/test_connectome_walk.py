@@ -115,7 +115,7 @@ def test_dn_noise_explores_at_the_dns_and_reevaluates_exactly(env):
         assert bool(jnp.any(grads["vnc"][name] != 0)), name
     assert bool(jnp.any(grads["readout"]["w"] != 0)) and bool(jnp.any(grads["dn_log_std"] != 0))
     carry = pol.initial_carry(4)
-    _, action, (raw, _, mean0, _) = policy_step(
+    _, action, (raw, _, mean0, _, _) = policy_step(
         pol, params, norm, carry, traj.obs[0], jnp.ones((4,), bool), None
     )
     np.testing.assert_array_equal(raw[:, :n_dn], mean0[:, :n_dn])  # deterministic: the mean
@@ -198,6 +198,53 @@ def test_dn_noise_held_for_the_episode_counts_its_draw_once(env):
     assert bool(jnp.any(grads["readout"]["w"] != 0)) and bool(jnp.any(grads["dn_log_std"] != 0))
     late = jax.grad(lambda p: jnp.sum(lp(p)[1:]))(params)
     assert not bool(jnp.any(late["readout"]["w"] != 0))
+
+
+def test_split_ratio_clips_the_dn_draw_apart_from_the_motor_noise(env):
+    """``ppo_loss(split_ratio=True)``: the rollout stores the DN latent's own log-probability;
+    at the rollout's parameters the split surrogate has the joint one's gradient (they agree
+    to first order); once the motor ratio leaves the clip range the joint surrogate stops the
+    readout's gradient from those steps, the split one keeps the DN draw's. A network without
+    a latent stage is refused."""
+    from agents.recurrent_ppo.rollout import compute_gae, ppo_loss, rollout
+
+    pol = connectome_walk.make(env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=1.0)
+    n_dn, obs_size = pol.circuit.n_inputs, env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
+    norm = _normalizer(obs_size)
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
+    state = state.replace(done=jnp.ones_like(state.done))
+    _, _, traj = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 6))(
+        params, state, pol.initial_carry(4), jax.random.PRNGKey(2)
+    )
+    z, m = traj.raw_action[..., :n_dn], traj.action_mean[..., :n_dn]
+    first = gaussian_log_prob(z[0], m[0], jnp.broadcast_to(params["dn_log_std"], m[0].shape))
+    np.testing.assert_allclose(traj.latent_log_prob[0], first, atol=1e-4)
+    adv = jnp.asarray(np.random.default_rng(0).normal(size=traj.reward.shape), jnp.float32)
+    _, targets = compute_gae(traj.reward, traj.value, traj.value[-1], traj.done,
+                             traj.truncation, 0.95, 0.95)  # fmt: skip
+
+    def grad(split, tr):
+        f = lambda p: ppo_loss(pol, p, norm, tr, adv, targets, 0.2, 0.0, 0.0, split)[0]  # noqa
+        return np.asarray(jax.grad(f)(params)["readout"]["w"])
+
+    g_joint, g_split = grad(False, traj), grad(True, traj)
+    np.testing.assert_allclose(g_split, g_joint, atol=1e-6 + 1e-4 * np.abs(g_joint).max())
+    # the motor noise's old log-probability far off: every motor ratio e^+-5, clipped
+    sign = jnp.where(adv > 0, -5.0, 5.0)  # ratio above the range where adv > 0, below else
+    off = traj._replace(log_prob=traj.log_prob + sign)
+    g_joint, g_split = grad(False, off), grad(True, off)
+    assert np.abs(g_joint).max() == 0.0  # the joint ratio is clipped at every step
+    assert np.abs(g_split).max() > 0.0  # the DN draw's own ratio is not
+    _, metrics = ppo_loss(pol, params, norm, traj, adv, targets, 0.2, 0.0, 0.5, True)
+    assert float(metrics["latent_clip_fraction"]) == 0.0
+    plain = connectome_walk.make(env.task)
+    with pytest.raises(ValueError, match="latent stage"):
+        ppo_loss(plain, plain.init(jax.random.PRNGKey(0), obs_size), norm,
+                 traj._replace(raw_action=traj.raw_action[..., n_dn:]), adv, targets, 0.2, 0.0,
+                 0.5, True)  # fmt: skip
 
 
 def test_reset_rows_restart_from_the_warm_state(env):
@@ -345,3 +392,41 @@ def test_bench_policies_script_smoke(tmp_path):
     rows = json.loads(out.read_text())["variants"]
     assert [r["preset"] for r in rows] == ["smoke", "connectome_smoke"]
     assert rows[0]["ratio"] == 1.0 and all(r["env_steps_per_s"] > 0 for r in rows)
+
+
+def test_baseline_obs_names_resolve_to_the_command_columns(env):
+    """``ppo.baseline_obs`` names observation entries; the driver turns them into the flat
+    observation's columns (Walk's command: speed, turn) and refuses a name not observed."""
+    from flyenvs.tasks.base import observation_columns
+
+    cols = observation_columns(env.task.observation_spec, ["command"])
+    assert len(cols) == 2
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(3), 2))
+    np.testing.assert_allclose(
+        state.obs[:, np.asarray(cols)], state.info["task"]["command"], atol=1e-6
+    )
+    with pytest.raises(ValueError, match="not observed; valid:.*command"):
+        observation_columns(env.task.observation_spec, ["comand"])
+
+
+def test_readout_obs_limits_what_the_dns_read(env):
+    """``readout_obs``: the DN readout sees only the named observation entries (the other
+    rows of its weight act as zeros); an unknown name is refused, listing the valid ones."""
+    from flyenvs.tasks.base import observation_columns
+
+    pol = connectome_walk.make(env.task, readout_obs=["command"])
+    obs_size = env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    params["readout"]["w"] = jax.random.normal(jax.random.PRNGKey(1), (obs_size, 6))
+    obs = jax.random.normal(jax.random.PRNGKey(2), (3, obs_size))
+    cols = np.asarray(observation_columns(env.task.observation_spec, ["command"]))
+    other = obs.at[:, np.setdiff1d(np.arange(obs_size), cols)].set(0.0)
+    np.testing.assert_allclose(pol.dn_readout(params, obs), pol.dn_readout(params, other),
+                               atol=1e-5)  # fmt: skip
+    moved = obs.at[:, cols[1]].add(1.0)  # the turn command
+    assert float(jnp.abs(pol.dn_readout(params, moved) - pol.dn_readout(params, obs)).max()) > 0.1
+    with pytest.raises(ValueError, match="not observed; valid:.*command"):
+        connectome_walk.make(env.task, readout_obs=["comand"])
+    with pytest.raises(ValueError, match="readout_mask has"):
+        pol.init(jax.random.PRNGKey(0), obs_size + 1)

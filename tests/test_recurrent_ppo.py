@@ -16,7 +16,13 @@ from memory_env import CueMemoryEnv, wrap
 
 from agents import checkpoints
 from agents.recurrent_ppo import GRUActorCritic, train
-from agents.recurrent_ppo.rollout import compute_gae, evaluate_sequences, ppo_loss, rollout
+from agents.recurrent_ppo.rollout import (
+    compute_gae,
+    evaluate_sequences,
+    ppo_loss,
+    regress_out,
+    rollout,
+)
 from agents.recurrent_ppo.train import (
     TrainState,
     init_params,
@@ -205,6 +211,46 @@ def test_gae_matches_a_loop():
     np.testing.assert_allclose(adv, _gae_loop(r, v, boot, done, trunc, 0.9, 0.8), atol=1e-5)
     np.testing.assert_allclose(targets, adv + v, atol=1e-6)
     assert float(adv[3, 1]) == 0.0
+
+
+def test_regress_out_removes_what_the_observation_explains():
+    """A return dominated by an observed, nonlinear term (and a different one at episode
+    starts) hides a small action effect; after regress_out the advantages follow the action,
+    and the residual is orthogonal to every regressor."""
+    rng = np.random.default_rng(0)
+    f = rng.uniform(-1.5, 1.5, size=(50, 32, 2))
+    start = np.zeros((50, 32), bool)
+    start[::10] = True
+    action = rng.normal(size=(50, 32))
+    adv = 10 * f[..., 0] ** 2 - 4 * np.abs(f[..., 1]) + 3 * f[..., 1] + 5 * start + 0.2 * action
+    res = np.asarray(regress_out(jnp.asarray(adv), jnp.asarray(f), jnp.asarray(start)))
+    assert abs(np.corrcoef(adv.ravel(), action.ravel())[0, 1]) < 0.1
+    assert np.corrcoef(res.ravel(), action.ravel())[0, 1] > 0.99
+    x = np.concatenate([np.ones((50, 32, 1)), f, f**2, np.abs(f)], axis=-1)
+    x = np.concatenate([x, x * start[..., None]], axis=-1).reshape(-1, 14)
+    np.testing.assert_allclose(x.T @ res.ravel() / len(x), 0.0, atol=1e-4)
+    without_start = np.asarray(regress_out(jnp.asarray(adv), jnp.asarray(f)))
+    assert np.corrcoef(without_start.ravel(), action.ravel())[0, 1] < 0.9  # starts differ
+
+
+def test_baseline_obs_training_step_and_bad_columns():
+    """``baseline_obs`` in a training step (still on policy at the first minibatch) and a
+    column outside the observation refused with the valid range."""
+    net = GRUActorCritic(action_size=1, hidden_size=4)
+    env, params, norm, state, _, key = _setup(net, 5)
+    opt = optax.adam(1e-3)
+    step = jax.jit(make_training_step(
+        env, net, opt, num_envs=N_ENVS, unroll_length=5, num_minibatches=2,
+        num_updates_per_batch=1, entropy_cost=0.0, discounting=0.9, gae_lambda=0.95,
+        clipping_epsilon=0.2, baseline_obs=(0,),
+    ))  # fmt: skip
+    ts = TrainState(params, opt.init(params), norm, state, net.initial_carry(N_ENVS), key,
+                    jnp.zeros((), jnp.int32))  # fmt: skip
+    _, m = step(ts)
+    assert abs(float(m["training/first_approx_kl"])) < 1e-5
+    with pytest.raises(ValueError, match=r"columns in \[0, 2\)"):
+        train(CueMemoryEnv(), num_timesteps=8, num_envs=4, unroll_length=2, num_minibatches=2,
+              wrap_env_fn=wrap, baseline_obs=(2,))  # fmt: skip
 
 
 def test_minibatches_must_divide_envs():

@@ -134,6 +134,10 @@ def train(
         summary["final_step"] = step
 
     per_update = ppo["num_envs"] * ppo["unroll_length"]
+    if "baseline_obs" in ppo:  # names in the config, columns for the trainer
+        from flyenvs.tasks.base import observation_columns
+
+        ppo["baseline_obs"] = observation_columns(env.task.observation_spec, ppo["baseline_obs"])
     recurrent_train(
         env,
         num_timesteps=remaining,

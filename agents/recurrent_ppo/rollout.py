@@ -35,6 +35,7 @@ class Trajectory(NamedTuple):
     reset: jax.Array  # [T, B] bool: the carry was reset before step t (done_{t-1})
     raw_action: jax.Array  # [T, B, L + action_size], the Gaussian sample (latent first)
     log_prob: jax.Array  # [T, B], of raw_action under the rollout policy
+    latent_log_prob: jax.Array  # [T, B], of its latent part alone (0 without a latent stage)
     action_mean: jax.Array  # [T, B, L + action_size]
     value: jax.Array  # [T, B]
     reward: jax.Array  # [T, B]
@@ -73,10 +74,11 @@ def policy_step(
     obs: jax.Array,
     reset: jax.Array,
     key: jax.Array | None,
-) -> tuple[Carry, jax.Array, tuple[jax.Array, jax.Array, jax.Array, jax.Array]]:
+) -> tuple[Carry, jax.Array, tuple[jax.Array, ...]]:
     """One policy step. ``key=None`` is deterministic (the mean).
 
-    Returns ``(carry, action, (raw_action, log_prob, mean, value))``; ``action`` =
+    Returns ``(carry, action, (raw_action, log_prob, mean, value, latent_log_prob))``
+    (``latent_log_prob``: of the latent part alone, 0 without one); ``action`` =
     :func:`squash` of ``raw`` (of its last ``action_size`` entries for a network with a
     latent stage, whose raw sample ``(latent, action)`` the trajectory stores), in [-1, 1], is
     what the environment receives.
@@ -102,7 +104,10 @@ def policy_step(
         motor_raw = motor_mean + jnp.exp(motor_log_std) * noise
     action = squash(network, motor_raw)
     raw = motor_raw if latent is None else jnp.concatenate([latent, motor_raw], axis=-1)
-    return carry, action, (raw, gaussian_log_prob(raw, mean, log_std), mean, value)
+    latent_lp = jnp.zeros_like(value)
+    if latent is not None:
+        latent_lp = gaussian_log_prob(latent, mean[..., :n_latent], log_std[..., :n_latent])
+    return carry, action, (raw, gaussian_log_prob(raw, mean, log_std), mean, value, latent_lp)
 
 
 def squash(network: RecurrentNetwork, raw: jax.Array) -> jax.Array:
@@ -137,12 +142,13 @@ def rollout(
     def step(c, step_key):
         state, carry = c
         reset = state.done > 0
-        carry, action, (raw, log_prob, mean, value) = policy_step(
+        carry, action, (raw, log_prob, mean, value, latent_lp) = policy_step(
             network, params, normalizer, carry, state.obs, reset, step_key
         )
         nstate = env.step(state, action)
         trunc = nstate.info.get("truncation", jnp.zeros_like(nstate.done))
-        out = (state.obs, reset, raw, log_prob, mean, value, nstate.reward, nstate.done, trunc)
+        out = (state.obs, reset, raw, log_prob, latent_lp, mean, value, nstate.reward,
+               nstate.done, trunc)  # fmt: skip
         return (nstate, carry), out
 
     keys = jax.random.split(key, unroll_length)
@@ -217,6 +223,23 @@ def compute_gae(
     return adv, adv + value
 
 
+def regress_out(
+    advantages: jax.Array, features: jax.Array, start: jax.Array | None = None
+) -> jax.Array:
+    """``advantages`` [T, B] minus their least-squares fit, over the whole batch, on a constant
+    and each of ``features`` [T, B, K] (raw observation columns), its square and its absolute
+    value, fitted apart at episode starts where ``start`` [T, B] (bool) is given: a baseline
+    that depends only on the state, for return variance the critic leaves in the advantages
+    (docs/recurrent_ppo.md). Returns [T, B]."""
+    f = features.reshape(-1, features.shape[-1])
+    x = jnp.concatenate([jnp.ones((f.shape[0], 1), f.dtype), f, f**2, jnp.abs(f)], axis=1)
+    if start is not None:
+        x = jnp.concatenate([x, x * start.reshape(-1, 1).astype(x.dtype)], axis=1)
+    scale = jnp.maximum(jnp.abs(x).max(axis=0), 1e-6)  # columns of comparable size
+    coef = jnp.linalg.lstsq(x / scale, advantages.reshape(-1))[0]
+    return advantages - ((x / scale) @ coef).reshape(advantages.shape)
+
+
 def ppo_loss(
     network: RecurrentNetwork,
     params: Params,
@@ -227,12 +250,21 @@ def ppo_loss(
     clipping_epsilon: float,
     entropy_cost: float,
     value_cost: float = 0.5,
+    split_ratio: bool = False,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Clipped PPO loss over whole sequences (``traj`` is a minibatch of environments).
+
+    ``split_ratio`` (a network with a latent stage): the latent's and the motor action's
+    probability ratios are clipped apart and their surrogates added (to first order in the
+    update, the joint surrogate), so a motor ratio outside the clip range no longer stops the
+    latent's gradient on the same step (docs/recurrent_ppo.md).
 
     Returns ``(loss, metrics)``; metrics hold the terms and ``approx_kl`` (``mean(old - new)``
     log-probability: exactly 0 before the first update when the recomputation is aligned).
     """
+    n_latent = latent_size(network)
+    if split_ratio and n_latent == 0:
+        raise ValueError("split_ratio needs a network with a latent stage (latent_size > 0)")
     mean, log_std, value = evaluate_sequences(
         network, params, normalizer, traj.carry0, traj.obs, traj.reset, traj.raw_action
     )
@@ -240,8 +272,21 @@ def ppo_loss(
     log_ratio = log_prob - traj.log_prob
     ratio = jnp.exp(log_ratio)
     adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    clipped = jnp.clip(ratio, 1 - clipping_epsilon, 1 + clipping_epsilon)
-    policy_loss = -jnp.mean(jnp.minimum(ratio * adv, clipped * adv))
+
+    def surrogate(r):
+        clipped = jnp.clip(r, 1 - clipping_epsilon, 1 + clipping_epsilon)
+        return -jnp.mean(jnp.minimum(r * adv, clipped * adv))
+
+    extra = {}
+    if split_ratio:
+        z = traj.raw_action[..., :n_latent]
+        latent_lp = gaussian_log_prob(z, mean[..., :n_latent], log_std[..., :n_latent])
+        latent_ratio = jnp.exp(latent_lp - traj.latent_log_prob)
+        motor_ratio = jnp.exp(log_ratio - (latent_lp - traj.latent_log_prob))
+        policy_loss = surrogate(latent_ratio) + surrogate(motor_ratio)
+        extra["latent_clip_fraction"] = jnp.mean(jnp.abs(latent_ratio - 1) > clipping_epsilon)
+    else:
+        policy_loss = surrogate(ratio)
     value_loss = 0.5 * jnp.mean((value - targets) ** 2)
     entropy = jnp.mean(gaussian_entropy(log_std))
     loss = policy_loss + value_cost * value_loss - entropy_cost * entropy
@@ -252,5 +297,6 @@ def ppo_loss(
         "approx_kl": jnp.mean(-log_ratio),
         "clip_fraction": jnp.mean(jnp.abs(ratio - 1) > clipping_epsilon),
         "value_drift": jnp.max(jnp.abs(value - traj.value)),
+        **extra,
     }
     return loss, metrics

@@ -32,7 +32,7 @@ import optax
 from brax.training.acme import running_statistics, specs
 
 from agents.recurrent_ppo.networks import GRUActorCritic, RecurrentNetwork
-from agents.recurrent_ppo.rollout import compute_gae, policy_step, ppo_loss, rollout
+from agents.recurrent_ppo.rollout import compute_gae, policy_step, ppo_loss, regress_out, rollout
 
 
 class TrainState(NamedTuple):
@@ -63,9 +63,13 @@ def make_training_step(
     value_cost: float = 0.5,
     normalize_observations: bool = True,
     value_warmup_steps: int = 0,
+    baseline_obs: tuple[int, ...] = (),
+    split_ratio: bool = False,
 ) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
     """The (un-jitted) training step ``state -> (state, metrics)`` for the batched ``env``;
-    before ``value_warmup_steps`` env steps only the critic learns (the policy is fixed)."""
+    before ``value_warmup_steps`` env steps only the critic learns (the policy is fixed); with
+    ``baseline_obs`` (raw observation columns) the advantages are regressed on them
+    (:func:`~agents.recurrent_ppo.rollout.regress_out`) before the policy loss."""
     if num_envs % num_minibatches:
         raise ValueError(f"num_minibatches ({num_minibatches}) must divide num_envs ({num_envs})")
     mb_size = num_envs // num_minibatches
@@ -73,7 +77,7 @@ def make_training_step(
     def loss(params, normalizer, traj, adv, targets):
         return ppo_loss(
             network, params, normalizer, traj, adv, targets, clipping_epsilon, entropy_cost,
-            value_cost,
+            value_cost, split_ratio,
         )  # fmt: skip
 
     grad_fn = jax.value_and_grad(loss, has_aux=True)
@@ -94,12 +98,14 @@ def make_training_step(
         env_state, carry_end, traj = rollout(
             env, network, ts.params, ts.normalizer, ts.env_state, ts.carry, k_roll, unroll_length
         )
-        _, _, (_, _, _, boot) = policy_step(
+        _, _, (_, _, _, boot, _) = policy_step(
             network, ts.params, ts.normalizer, carry_end, env_state.obs, env_state.done > 0, None
         )
         adv, targets = compute_gae(
             traj.reward, traj.value, boot, traj.done, traj.truncation, discounting, gae_lambda
         )
+        if baseline_obs:  # the value targets stay GAE's; only the policy's advantages change
+            adv = regress_out(adv, traj.obs[..., jnp.asarray(baseline_obs)], traj.reset)
         # env-major sequences ([B, T, ...]) and start carries ([B, ...]), shuffled by env
         to_env = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
         data = (jax.tree.map(to_env, (traj._replace(carry0=None), adv, targets)), traj.carry0)
@@ -238,6 +244,8 @@ def train(
     max_grad_norm: float = 0.5,
     value_cost: float = 0.5,
     value_warmup_steps: int = 0,
+    baseline_obs: tuple[int, ...] = (),
+    split_ratio: bool = False,
     seed: int = 0,
     hidden_size: int = 64,
     recurrent: bool = True,
@@ -286,6 +294,8 @@ def train(
             computed by a critic that already knows how the return depends on, e.g., the
             command, whose share of the return's variance otherwise hides small policy
             effects (docs/connectome_walk.md).
+        split_ratio: clip the latent stage's and the motor action's probability ratios apart
+            (:func:`~agents.recurrent_ppo.rollout.ppo_loss`); a network with a latent stage.
         Others as in ``brax.training.agents.ppo.train``.
 
     Returns:
@@ -304,6 +314,11 @@ def train(
         from agents.recurrent_ppo.encoded import EncodedObservation
 
         env = EncodedObservation(env, encoder)
+        if baseline_obs:
+            raise ValueError(
+                "baseline_obs needs the env's own observation columns; this "
+                "network encodes them (observation_encoder)"
+            )
     optimizer = make_optimizer(learning_rate, max_grad_norm)
     if restore_state is not None and restore_params is not None:
         raise ValueError("pass restore_state or restore_params, not both")
@@ -313,6 +328,8 @@ def train(
         key_train, key_env, key_eval = jax.random.split(jnp.asarray(restore_state["key"]), 3)
     env_state = jax.jit(env.reset)(jax.random.split(key_env, num_envs))
     obs_size = int(env_state.obs.shape[-1])
+    if any(not 0 <= int(i) < obs_size for i in baseline_obs):
+        raise ValueError(f"baseline_obs {tuple(baseline_obs)} must be columns in [0, {obs_size})")
     start = restore_state or restore_params or init_params(network, obs_size, key_init)
     params = start["network"]
     ts = TrainState(
@@ -330,6 +347,7 @@ def train(
         entropy_cost=entropy_cost, discounting=discounting, gae_lambda=gae_lambda,
         clipping_epsilon=clipping_epsilon, value_cost=value_cost,
         normalize_observations=normalize_observations, value_warmup_steps=value_warmup_steps,
+        baseline_obs=tuple(int(i) for i in baseline_obs), split_ratio=split_ratio,
     )  # fmt: skip
     n_epochs = max(num_evals - 1, 1)
     per_epoch = math.ceil(num_timesteps / (n_epochs * num_envs * unroll_length))

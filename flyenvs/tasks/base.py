@@ -213,6 +213,23 @@ def flatten_observation(obs: dict[str, Any], spec: dict[str, Any]) -> Any:
     return jnp.concatenate(parts, axis=-1)
 
 
+def observation_columns(spec: dict[str, Any], names: Any) -> tuple[int, ...]:
+    """Columns of the entries ``names`` (in their order) in the observation
+    :func:`flatten_observation` makes from ``spec`` (``task.observation_spec``), e.g.
+    ``("command",)`` -> Walk's speed and turn columns. Raises ValueError for a name not in
+    ``spec``, listing those that are."""
+    spans, offset = {}, 0
+    for key, leaf in spec.items():
+        size = int(np.prod(leaf.shape, dtype=int))
+        spans[key] = tuple(range(offset, offset + size))
+        offset += size
+    names = (names,) if isinstance(names, str) else tuple(names)
+    unknown = [n for n in names if n not in spans]
+    if unknown:
+        raise ValueError(f"observation entries {unknown} not observed; valid: {sorted(spans)}")
+    return tuple(i for n in names for i in spans[n])
+
+
 def flat_size(spec: dict[str, Any]) -> int:
     """Number of entries of the flattened observation."""
     return int(sum(np.prod(leaf.shape, dtype=int) for leaf in spec.values()))
