@@ -72,6 +72,26 @@ def _mlp(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
     return x @ params[-1]["w"] + params[-1]["b"]
 
 
+#: Observation entries whose mirror image (the fly reflected left-right) is known: the signs
+#: of their columns. Walk's command: the speed is kept, the turn rate (left positive) negated.
+MIRROR_SIGNS: dict[str, tuple[float, ...]] = {"command": (1.0, -1.0)}
+
+
+def dn_mirror(names: tuple[str, ...]) -> np.ndarray:
+    """The left-right swap of descending neurons named ``<type>_<L|R><leg>`` (e.g.
+    ``DNg100_LF`` <-> ``DNg100_RF``): index array [n_dn]. Raises ValueError for a name whose
+    mirror partner is missing."""
+    index = {n: i for i, n in enumerate(names)}
+    swap = []
+    for n in names:
+        head, _, side = n.rpartition("_")
+        partner = f"{head}_{dict(L='R', R='L').get(side[:1], '?')}{side[1:]}"
+        if partner not in index:
+            raise ValueError(f"descending neuron {n!r} has no mirror partner {partner!r}")
+        swap.append(index[partner])
+    return np.asarray(swap)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class VNCWalkPolicy:
     """Readout -> VNC circuit -> chunked joint targets (see the module docstring).
@@ -122,6 +142,12 @@ class VNCWalkPolicy:
             With the held DN noise only the episode's first draw trains the readout, so the
             weights of inputs that carry no steering signal only fit noise
             (docs/connectome_walk.md).
+        readout_mirror: [obs_size] of +-1, each observation column's sign in the fly's mirror
+            image (None: no symmetry). Given, the readout is held bilaterally symmetric: the
+            mirrored observation drives the mirrored DNs (left and right swapped), ``W = (W +
+            S W P) / 2`` and ``b = (b + b P) / 2`` with S the signs and P the left-right DN
+            swap. :func:`make` builds it with ``readout_symmetry="bilateral"`` for the
+            entries of :data:`MIRROR_SIGNS` (Walk's command: speed kept, turn negated).
     """
 
     circuit: VNCCircuit
@@ -142,6 +168,7 @@ class VNCWalkPolicy:
     dn_noise_stationary: bool = False
     learn_action_std: bool = True
     readout_mask: np.ndarray | None = None
+    readout_mirror: np.ndarray | None = None
     #: The env receives the Gaussian sample clipped to [-1, 1] (the mean is the motor output).
     action_squash = "clip"
 
@@ -165,6 +192,12 @@ class VNCWalkPolicy:
             if mask.ndim != 1 or not np.all((mask == 0) | (mask == 1)):
                 raise ValueError(f"readout_mask must be a 1-d 0/1 array, got {mask!r}")
             object.__setattr__(self, "readout_mask", mask)
+        if self.readout_mirror is not None:
+            mirror = np.asarray(self.readout_mirror, np.float32)
+            if mirror.ndim != 1 or not np.all(np.abs(mirror) == 1):
+                raise ValueError(f"readout_mirror must be a 1-d array of +-1, got {mirror!r}")
+            object.__setattr__(self, "readout_mirror", mirror)
+            object.__setattr__(self, "_dn_swap", dn_mirror(self.circuit.network.dn_names))
         object.__setattr__(self, "_warm", self._warm_rates())
 
     # ------------------------------------------------------------------ sizes
@@ -205,10 +238,10 @@ class VNCWalkPolicy:
     # ---------------------------------------------------------- interface
     def init(self, rng: jax.Array, obs_size: int) -> dict[str, Any]:
         """Fresh parameters for observations of ``obs_size`` entries."""
-        if self.readout_mask is not None and self.readout_mask.shape != (obs_size,):
-            raise ValueError(
-                f"readout_mask has {self.readout_mask.shape[0]} entries, observations {obs_size}"
-            )
+        for name in ("readout_mask", "readout_mirror"):
+            v = getattr(self, name)
+            if v is not None and v.shape != (obs_size,):
+                raise ValueError(f"{name} has {v.shape[0]} entries, observations {obs_size}")
         k_value, k_vnc = jax.random.split(rng)
         n_held = self.circuit.n_inputs if self.dn_noise_held else 0
         sizes = (obs_size + self.circuit.network.n_neurons + n_held, *self.value_hidden, 1)
@@ -253,8 +286,14 @@ class VNCWalkPolicy:
         """The readout ``W obs + b`` [batch, n_dn] (before the tanh) for normalised obs (``W``'s
         rows outside :attr:`readout_mask` held at 0)."""
         r = params["readout"]
-        w = r["w"] if self.readout_mask is None else r["w"] * self.readout_mask[:, None]
-        return obs @ w + r["b"]
+        w, b = r["w"], r["b"]
+        if self.readout_mirror is not None:  # bilateral: mirrored obs -> mirrored DNs
+            swap = self._dn_swap  # type: ignore[attr-defined]
+            w = 0.5 * (w + self.readout_mirror[:, None] * w[:, swap])
+            b = 0.5 * (b + b[swap])
+        if self.readout_mask is not None:
+            w = w * self.readout_mask[:, None]
+        return obs @ w + b
 
     def drive(self, x: jax.Array) -> jax.Array:
         """Descending-neuron input currents ``center + gain * tanh(x)`` for a readout (or its
@@ -384,9 +423,9 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
             f"{config.action_mode!r}"
         )
     valid = {f.name for f in dataclasses.fields(VNCWalkPolicy)} - {
-        "circuit", "joint_range_rad", "n_chunk", "control_dt_s", "readout_mask",
+        "circuit", "joint_range_rad", "n_chunk", "control_dt_s", "readout_mask", "readout_mirror",
     }  # fmt: skip
-    valid |= {"manc_dir", "wiring", "shuffle_seed", "readout_obs"}
+    valid |= {"manc_dir", "wiring", "shuffle_seed", "readout_obs", "readout_symmetry"}
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise KeyError(f"unknown connectome policy options {unknown}; valid: {sorted(valid)}")
@@ -397,6 +436,24 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
         mask = np.zeros(task.observation_size, np.float32)
         mask[list(observation_columns(task.observation_spec, readout_obs))] = 1.0
         kwargs["readout_mask"] = mask
+    symmetry = kwargs.pop("readout_symmetry", None)
+    if symmetry == "bilateral":
+        unknown = sorted(set(readout_obs or task.observation_spec) - set(MIRROR_SIGNS))
+        if unknown:
+            raise ValueError(
+                f"readout_symmetry='bilateral' needs the mirror image of every entry the "
+                f"readout sees; unknown for {unknown} (known: {sorted(MIRROR_SIGNS)}); limit "
+                "the readout with readout_obs"
+            )
+        from flyenvs.tasks.base import observation_columns
+
+        mirror = np.ones(task.observation_size, np.float32)
+        for name, signs in MIRROR_SIGNS.items():
+            if name in task.observation_spec:
+                mirror[list(observation_columns(task.observation_spec, [name]))] = signs
+        kwargs["readout_mirror"] = mirror
+    elif symmetry is not None:
+        raise ValueError(f"readout_symmetry must be None or 'bilateral', got {symmetry!r}")
     network = vnc.build(kwargs.pop("manc_dir", None) or None)
     wiring = kwargs.pop("wiring", "connectome")
     seed = kwargs.pop("shuffle_seed", 0)

@@ -12,7 +12,10 @@ steps:
   VNC at its connectome-derived parameters): the DNg100 drive ``center + gain * tanh(b)`` with
   ``b_left = -k * turn_cmd + kf * turn``, ``b_right = +k * turn_cmd - kf * turn`` (``turn``:
   the observed filtered turn rate, rad/s; more drive on the left legs turns the fly right).
-  ``k = kf = 0`` is the untrained network.
+  ``k = kf = 0`` is the untrained network;
+* with ``--checkpoint RUN ...``, trained connectome Walk runs (their latest checkpoints, the
+  deterministic policy, each run's own Walk config with ``--steps`` and ``--set`` applied):
+  the same figures on the same batched episodes, many more than a Gymnasium evaluation affords.
 
 For each it prints the per-step mean |turn - command| (issue 12's figure), the episode-mean
 turn error (|the episode's mean turn rate - command|), the wander (the within-episode std of
@@ -25,6 +28,8 @@ overrides Walk's config as in ``scripts/train.py`` (e.g. ``velocity_filter_s=0.3
     python scripts/turn_floor.py --readouts 0,0 2,0 4,0 2,1 --drive-gain 25
     python scripts/turn_floor.py --skip-gaits --steps 50 --envs 64 --readouts 0,0 1,0 2,0 \\
         --set velocity_filter_s=0.3 --set reward.turn_margin_rad_s=0.5
+    python scripts/turn_floor.py --skip-gaits --readouts 0,0 1,0 --steps 250 --envs 32 \
+        --checkpoint runs/walk_cmd_frozen
 """
 
 from __future__ import annotations
@@ -89,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Walk config override, as scripts/train.py's",
     )  # fmt: skip
     parser.add_argument("--skip-gaits", action="store_true", help="only the readouts")
+    parser.add_argument(
+        "--checkpoint", nargs="+", default=[], type=Path, help="trained connectome Walk runs"
+    )
     parser.add_argument("--out", type=Path, help="JSON output")
     args = parser.parse_args(argv)
     from train import _parse_set  # scripts/train.py's --set: values parsed as Python literals
@@ -170,8 +178,34 @@ def main(argv: list[str] | None = None) -> int:
 
         rows.append({"k": k, "kf": kf, **turn_and_command(env, step, net.initial_carry(args.envs))})
         print(_line(f"readout k={k:g} kf={kf:g}", rows[-1]), flush=True)
+    trained = []
+    for run in args.checkpoint:
+        from agents import checkpoints
+
+        state, meta, _ = checkpoints.load_latest_valid(run, driver.template)
+        if meta.get("task") != "Walk" or meta.get("policy") != "connectome":
+            parser.error(f"{run}: not a connectome Walk run ({meta.get('task')}, "
+                         f"{meta.get('policy')})")  # fmt: skip
+        run_cfg = meta["train"]
+        env_cfg = {**run_cfg["env"], **overrides, "episode_length": args.steps}
+        env = flyenvs.brax.make("Walk", backend="mujoco", **env_cfg)
+        net = driver.make_network(run_cfg, env.task, env.action_size)
+
+        def step(wrapped, s, carry, net=net, state=state):
+            carry, a, _ = policy_step(
+                net, state["network"], state["normalizer"], carry, s.obs, s.done > 0, None
+            )
+            return wrapped.step(s, a), carry
+
+        figures = turn_and_command(env, step, net.initial_carry(args.envs))
+        trained.append({"run": str(run), "step": meta.get("step"), **figures})
+        print(_line(f"{run.name} @ {meta.get('step')}", figures), flush=True)
     record.update(
-        readouts=rows, drive_gain=args.drive_gain, overrides=overrides, wall_s=time.monotonic() - t0
+        trained=trained,
+        readouts=rows,
+        drive_gain=args.drive_gain,
+        overrides=overrides,
+        wall_s=time.monotonic() - t0,
     )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -430,3 +430,37 @@ def test_readout_obs_limits_what_the_dns_read(env):
         connectome_walk.make(env.task, readout_obs=["comand"])
     with pytest.raises(ValueError, match="readout_mask has"):
         pol.init(jax.random.PRNGKey(0), obs_size + 1)
+
+
+def test_bilateral_readout_mirrors_the_command_onto_the_dns(env):
+    """``readout_symmetry="bilateral"``: the fly's mirror image (turn command negated) drives
+    the mirrored DNs (left and right swapped), whatever the weights; the speed command drives
+    both sides alike. Entries without a known mirror image are refused."""
+    pol = connectome_walk.make(env.task, readout_obs=["command"], readout_symmetry="bilateral")
+    names = pol.circuit.network.dn_names
+    swap = connectome_walk.dn_mirror(names)
+    assert [names[i] for i in swap][:2] == ["DNg100_RF", "DNg100_RM"]
+    obs_size = env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    params["readout"]["w"] = jax.random.normal(jax.random.PRNGKey(1), (obs_size, 6))
+    params["readout"]["b"] = jax.random.normal(jax.random.PRNGKey(2), (6,))
+    obs = jax.random.normal(jax.random.PRNGKey(3), (4, obs_size))
+    mirrored = obs * pol.readout_mirror
+    np.testing.assert_allclose(
+        pol.dn_readout(params, mirrored), pol.dn_readout(params, obs)[:, swap], atol=1e-5
+    )
+    from flyenvs.tasks.base import observation_columns
+
+    i_speed, i_turn = observation_columns(env.task.observation_spec, ["command"])
+    zero = jnp.zeros((1, obs_size))
+    base = pol.dn_readout(params, zero)
+    d_turn = np.asarray(pol.dn_readout(params, zero.at[0, i_turn].set(1.0)) - base)[0]
+    d_speed = np.asarray(pol.dn_readout(params, zero.at[0, i_speed].set(1.0)) - base)[0]
+    np.testing.assert_allclose(d_turn, -d_turn[swap], atol=1e-5)  # antisymmetric
+    np.testing.assert_allclose(d_speed, d_speed[swap], atol=1e-5)  # symmetric
+    with pytest.raises(ValueError, match="mirror image.*unknown for"):
+        connectome_walk.make(env.task, readout_symmetry="bilateral")
+    with pytest.raises(ValueError, match="readout_symmetry must be"):
+        connectome_walk.make(env.task, readout_obs=["command"], readout_symmetry="radial")
+    with pytest.raises(ValueError, match="no mirror partner"):
+        connectome_walk.dn_mirror(("DNg100_LF", "DNg100_RM"))

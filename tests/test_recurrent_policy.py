@@ -127,3 +127,22 @@ def test_evaluate_draws_the_neurons_beside_the_camera(run, tmp_path):
     assert record["baseline_untrained"]["falls"] >= 0 and "baseline_zero_action" not in record
     with pytest.raises(SystemExit):  # a recurrent run has no zero-action baseline
         evaluate.main([*argv[:3], "--zero-action"])
+
+
+def test_turn_floor_scores_a_trained_run(run, tmp_path):
+    """scripts/turn_floor.py --checkpoint: a connectome run's turn figures on the batched
+    engine (written to the JSON beside the hand-written readouts)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import turn_floor
+
+    path, *_ = run
+    out = tmp_path / "floor.json"
+    args = ["--skip-gaits", "--readouts", "0,0", "--envs", "2", "--steps", "6"]
+    assert turn_floor.main([*args, "--checkpoint", str(path), "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["trained"]
+    assert row["step"] == 640 and row["run"] == str(path)
+    assert np.isfinite(row["mean_abs_episode_turn_error_rad_s"])
