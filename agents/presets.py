@@ -171,6 +171,24 @@ PRESETS["connectome_default"] = _variant(
     checkpoint_every=100_000,
 )  # fmt: skip
 
+# Steering by the command (docs/connectome_walk.md, stop 16): the DN readout sees only the
+# command; its draw is held for the episode (std 0.61) and clipped apart from the motor noise;
+# advantages over whole 5 s episodes (discount 0.99, GAE lambda 1) regressed on the command;
+# a reward that pays for steering (0.3 s velocity filter, turn weight 2, tolerance 0.1,
+# margin 1); the VNC frozen at its connectome values; Adam 1e-3; 320k env steps (10 x 4
+# updates of 32 envs x 250 steps), about 17 minutes on 2 CPU cores with the batched C engine.
+PRESETS["connectome_steer"] = _variant(
+    "connectome_quick",
+    env={"episode_length": 250, "velocity_filter_s": 0.3, "reward.turn": 2.0,
+         "reward.turn_tolerance_rad_s": 0.1, "reward.turn_margin_rad_s": 1.0},
+    connectome={"dn_noise": True, "dn_noise_corr": 1.0, "init_dn_log_std": -0.5,
+                "learn_action_std": False, "readout_obs": ["command"], "trainable": []},
+    ppo={"num_timesteps": 320_000, "unroll_length": 250, "discounting": 0.99,
+         "gae_lambda": 1.0, "baseline_obs": ["command"], "split_ratio": True,
+         "learning_rate": 1e-3, "num_eval_envs": 32},
+    checkpoint_every=32_000,
+)  # fmt: skip
+
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
 # ensemble member 0, frozen: run once per env step as the observation) -> DN readout from vision
 # alone, left-right symmetric (no constant turn), with correlated DN exploration noise -> VNC

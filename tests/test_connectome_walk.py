@@ -301,10 +301,13 @@ def test_control_presets_build_their_networks(env):
         name: driver.make_network(ppo.resolve_preset(name), env.task, env.action_size)
         for name in (
             "connectome_quick", "connectome_quick_frozen", "connectome_quick_shuffled",
-            "feedforward_quick",
+            "feedforward_quick", "connectome_steer",
         )
     }  # fmt: skip
     assert nets["connectome_quick_frozen"].circuit.trainable == ()
+    steer = nets["connectome_steer"]  # its env config differs; the policy builds on this task
+    assert steer.circuit.trainable == () and steer.dn_noise_held
+    assert steer.readout_mask is not None and steer.readout_mask.sum() == 2  # the command
     assert nets["connectome_quick_shuffled"].circuit.name.endswith("+shuffled0")
     mlp = nets["feedforward_quick"]
     assert isinstance(mlp, MLPActorCritic) and mlp.action_squash == "clip"
