@@ -28,7 +28,7 @@ overrides Walk's config as in ``scripts/train.py`` (e.g. ``velocity_filter_s=0.3
     python scripts/turn_floor.py --readouts 0,0 2,0 4,0 2,1 --drive-gain 25
     python scripts/turn_floor.py --skip-gaits --steps 50 --envs 64 --readouts 0,0 1,0 2,0 \\
         --set velocity_filter_s=0.3 --set reward.turn_margin_rad_s=0.5
-    python scripts/turn_floor.py --skip-gaits --readouts 0,0 1,0 --steps 250 --envs 32 \
+    python scripts/turn_floor.py --skip-gaits --readouts 0,0 1,0 --steps 250 --envs 32 \\
         --checkpoint runs/walk_cmd_frozen
 """
 
@@ -58,16 +58,6 @@ def _reward_terms(reward: np.ndarray, turn: np.ndarray, speed: np.ndarray) -> di
         "episode_reward_turn": float(turn.sum(0).mean()),
         "episode_reward_speed": float(speed.sum(0).mean()),
     }
-
-
-def _obs_index(task, name: str) -> int:
-    """Offset of the observation entry ``name`` in the flattened observation."""
-    offset = 0
-    for key, leaf in task.observation_spec.items():
-        if key == name:
-            return offset
-        offset += int(np.prod(leaf.shape))
-    raise KeyError(name)
 
 
 def _line(name: str, f: dict[str, float]) -> str:
@@ -119,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.recurrent_ppo import driver
     from agents.recurrent_ppo.rollout import policy_step
     from agents.recurrent_ppo.train import init_training_state
+    from flyenvs.tasks.base import observation_columns
 
     t0, record = time.monotonic(), {"args": {k: str(v) for k, v in vars(args).items()}}
     keys = jax.random.split(jax.random.PRNGKey(args.seed), args.envs)
@@ -127,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         """Roll ``step_fn(state, carry) -> (state, carry)`` -> turn, cmd [steps - 1, envs] (the
         last step is left out: the training wrapper resets the episode there)."""
         wrapped = flyenvs.brax.wrap_for_training(env, episode_length=args.steps)
-        i_cmd = _obs_index(env.task, "command") + 1
+        i_cmd = observation_columns(env.task.observation_spec, ["command"])[1]  # the turn
 
         @jax.jit
         def roll():
@@ -141,6 +132,15 @@ def main(argv: list[str] | None = None) -> int:
 
         turn, cmd, *rewards = (x[:-1] for x in jax.device_get(roll()))
         return {**_figures(turn, cmd), **_reward_terms(*rewards)}
+
+    def policy(net, params, normalizer):
+        """A ``step_fn`` that runs ``net``'s deterministic policy."""
+
+        def step(wrapped, s, carry):
+            carry, a, _ = policy_step(net, params, normalizer, carry, s.obs, s.done > 0, None)
+            return wrapped.step(s, a), carry
+
+        return step
 
     gaits = {}
     for mode in () if args.skip_gaits else ("cpg", "vnc"):
@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     env = flyenvs.brax.make("Walk", backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)
     start = init_training_state(net, env.task.observation_size, 1e-3, 0.5)
-    i_cmd = _obs_index(env.task, "command") + 1
-    i_turn = _obs_index(env.task, "walking_velocity") + 1
+    i_cmd = observation_columns(env.task.observation_spec, ["command"])[1]
+    i_turn = observation_columns(env.task.observation_spec, ["walking_velocity"])[1]
     sides = jnp.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])  # DNg100 of LF LM LH RF RM RH
 
     rows = []
@@ -169,13 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         w = jnp.zeros_like(start["network"]["readout"]["w"])
         w = w.at[i_cmd].set(-k * sides).at[i_turn].set(kf * sides)
         params = {**start["network"], "readout": {**start["network"]["readout"], "w": w}}
-
-        def step(wrapped, s, carry, params=params):
-            carry, a, _ = policy_step(
-                net, params, start["normalizer"], carry, s.obs, s.done > 0, None
-            )
-            return wrapped.step(s, a), carry
-
+        step = policy(net, params, start["normalizer"])
         rows.append({"k": k, "kf": kf, **turn_and_command(env, step, net.initial_carry(args.envs))})
         print(_line(f"readout k={k:g} kf={kf:g}", rows[-1]), flush=True)
     trained = []
@@ -190,13 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         env_cfg = {**run_cfg["env"], **overrides, "episode_length": args.steps}
         env = flyenvs.brax.make("Walk", backend="mujoco", **env_cfg)
         net = driver.make_network(run_cfg, env.task, env.action_size)
-
-        def step(wrapped, s, carry, net=net, state=state):
-            carry, a, _ = policy_step(
-                net, state["network"], state["normalizer"], carry, s.obs, s.done > 0, None
-            )
-            return wrapped.step(s, a), carry
-
+        step = policy(net, state["network"], state["normalizer"])
         figures = turn_and_command(env, step, net.initial_carry(args.envs))
         trained.append({"run": str(run), "step": meta.get("step"), **figures})
         print(_line(f"{run.name} @ {meta.get('step')}", figures), flush=True)
