@@ -415,6 +415,7 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
     readout only). Other ``kwargs``: :class:`VNCWalkPolicy`'s options."""
     from flyenvs.connectome import vnc
     from flyenvs.tasks.action_modes.base import joint_range_rad
+    from flyenvs.tasks.base import observation_columns
 
     config = task.config
     if config.action_mode != "joints":
@@ -431,8 +432,6 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
         raise KeyError(f"unknown connectome policy options {unknown}; valid: {sorted(valid)}")
     readout_obs = kwargs.pop("readout_obs", None)
     if readout_obs is not None:  # the names of the observation entries the readout sees
-        from flyenvs.tasks.base import observation_columns
-
         mask = np.zeros(task.observation_size, np.float32)
         mask[list(observation_columns(task.observation_spec, readout_obs))] = 1.0
         kwargs["readout_mask"] = mask
@@ -445,8 +444,6 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
                 f"readout sees; unknown for {unknown} (known: {sorted(MIRROR_SIGNS)}); limit "
                 "the readout with readout_obs"
             )
-        from flyenvs.tasks.base import observation_columns
-
         mirror = np.ones(task.observation_size, np.float32)
         for name, signs in MIRROR_SIGNS.items():
             if name in task.observation_spec:
