@@ -48,7 +48,9 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
     ``overrides`` keys: ``num_timesteps``, ``checkpoint_every``, ``seed`` (any ppo.train kwarg of
     the preset), ``env`` (a dict of task config overrides, merged), ``backend``
     (:data:`BACKENDS`; default :func:`default_backend`) or ``threads`` (host threads of the
-    ``"mujoco"`` backend, >= 1; default: the CPU count; results do not depend on it).
+    ``"mujoco"`` backend, >= 1; default: the CPU count; results do not depend on it) or
+    ``init_from`` (a run or checkpoint directory to start from: recurrent policies only; see
+    :func:`agents.recurrent_ppo.driver.init_from`).
 
     Raises:
         KeyError: unknown preset or override (the message lists the valid ones).
@@ -79,10 +81,19 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
             cfg["threads"] = int(value)
         elif key == "checkpoint_every":
             cfg[key] = int(value)
+        elif key == "init_from":
+            if cfg.get("policy", "mlp") == "mlp":
+                raise ValueError(
+                    f"init_from applies to the recurrent trainer's policies "
+                    f"{[k for k in POLICY_KINDS if k != 'mlp']}, not to preset {name!r} "
+                    "(Brax PPO's MLP)"
+                )
+            cfg["init_from"] = str(value)
         elif key in cfg["ppo"]:
             cfg["ppo"][key] = type(cfg["ppo"][key])(value)
         else:
-            valid = ["task", "backend", "threads", "env", "checkpoint_every", *sorted(cfg["ppo"])]
+            valid = ["task", "backend", "threads", "env", "checkpoint_every", "init_from",
+                     *sorted(cfg["ppo"])]  # fmt: skip
             if "connectome" in cfg:
                 valid.insert(4, "connectome")
             raise KeyError(f"unknown training option {key!r}; valid: {valid}")

@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint-every", type=int, help="environment steps between checkpoints"
     )
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="RUN",
+        help="start from RUN's newest valid checkpoint (a connectome or feedforward run of the "
+        "same task and network; the optimiser starts afresh)",
+    )
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="task config")
     parser.add_argument(
         "--backend",
@@ -87,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.resume:
-        chosen = (args.steps, args.set, args.checkpoint_every, args.backend, args.threads)
+        chosen = (args.steps, args.set, args.checkpoint_every, args.backend, args.threads,
+                  args.init_from)  # fmt: skip
         if any(chosen) or args.seed is not None or args.task or args.policy != "mlp":
             parser.error("--resume reuses OUT/config.json; do not combine it with other options")
         cfg = None
@@ -104,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 env=_parse_set(args.set),
                 backend=args.backend,
                 threads=args.threads,
+                init_from=args.init_from,
             )
             # validate the task options before compiling anything
             from flyenvs.tasks import registry

@@ -146,3 +146,47 @@ def test_turn_floor_scores_a_trained_run(run, tmp_path):
     (row,) = json.loads(out.read_text())["trained"]
     assert row["step"] == 640 and row["run"] == str(path)
     assert np.isfinite(row["mean_abs_episode_turn_error_rad_s"])
+
+
+def test_init_from_starts_a_run_from_another_runs_parameters(run, tmp_path):
+    """``init_from``: a new run (here with the VNC frozen) starts from another run's newest
+    checkpoint, and records which; with Adam at learning rate 0 its saved network is exactly
+    the source's."""
+    import json
+
+    path, _, _, state = run
+    cfg = ppo.resolve_preset(
+        "connectome_smoke",
+        env={"episode_length": STEPS},
+        num_timesteps=80,
+        checkpoint_every=80,
+        learning_rate=0.0,
+        init_from=path,
+    )
+    cfg["connectome"]["trainable"] = []
+    ppo.train(tmp_path / "tuned", cfg)
+    saved = json.loads((tmp_path / "tuned" / "config.json").read_text())["train"]
+    assert saved["init_from"] == str(path) and saved["init_from_step"] == 640
+    tuned, meta, _ = checkpoints.load_latest_valid(tmp_path / "tuned", driver.template)
+    assert meta["step"] == 80
+    same = jax.tree.map(np.array_equal, tuned["network"], state["network"])
+    assert all(jax.tree.leaves(same))
+
+
+def test_init_from_refuses_what_does_not_fit(run, tmp_path):
+    """A source that is missing, of another policy's structure, or of another task is refused
+    with a clear error before training; Brax PPO's MLP presets take no ``init_from``."""
+    path, env, network, state = run
+    obs_size = env.task.observation_size
+    cfg = ppo.resolve_preset("connectome_smoke", init_from=path)
+    with pytest.raises(FileNotFoundError):
+        driver.init_from(tmp_path / "nothing", network, obs_size, cfg)
+    other = driver.make_network(ppo.resolve_preset("feedforward_quick"), env.task, env.action_size)
+    with pytest.raises(checkpoints.CheckpointError):
+        driver.init_from(path, other, obs_size, cfg)
+    meta = {**driver.run_meta(cfg, env), "task": "Optomotor"}
+    checkpoints.save(tmp_path / "optomotor", 64, state, meta)
+    with pytest.raises(checkpoints.CheckpointError, match="not a connectome policy for Walk"):
+        driver.init_from(tmp_path / "optomotor", network, obs_size, cfg)
+    with pytest.raises(ValueError, match="init_from applies to the recurrent"):
+        ppo.resolve_preset("quick", init_from=path)

@@ -184,6 +184,9 @@ def test_presets_per_task_and_policy():
         (["--out", "{tmp}/r", "--resume"], "cannot resume"),
         (["--out", "{tmp}/r", "--resume", "--steps", "5"], "--resume"),
         (["--out", "{tmp}/r", "--backend", "gpu"], "invalid choice"),
+        (["--out", "{tmp}/r", "--resume", "--init-from", "{tmp}/a"], "--resume"),
+        (["--out", "{tmp}/r", "--init-from", "{tmp}/a"], "init_from applies to the recurrent"),
+        (["--out", "{tmp}/r", "--policy", "connectome", "--init-from", "{tmp}/a"], "no checkpoint"),
     ],
 )
 def test_train_script_bad_inputs(tmp_path, args, message):

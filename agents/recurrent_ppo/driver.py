@@ -14,6 +14,9 @@ and the key stream exactly. Only the environments and the policy state restart (
 (:class:`~agents.recurrent_ppo.networks.MLPActorCritic`, the connectome's MLP control), the
 last two with options in ``cfg["network"]``.
 ``cfg["ppo"]`` holds :func:`agents.recurrent_ppo.train.train`'s keyword arguments.
+``cfg["init_from"]`` (optional): a run directory or checkpoint whose parameters and observation
+normaliser a new run starts from (:func:`init_from`; fine-tuning with other trainable
+parameters, rewards or episodes); the optimiser, key stream and step count start afresh.
 """
 
 from __future__ import annotations
@@ -75,6 +78,35 @@ def template(meta: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def init_from(
+    source: str | Path, network: Any, obs_size: int, cfg: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``({"normalizer", "network"}, meta)`` of ``source`` (a run directory: its newest valid
+    checkpoint; or one checkpoint directory), read into ``network``'s parameter structure: the
+    start of a run that fine-tunes another.
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``source``.
+        CheckpointError: the checkpoint is damaged, is of another task or policy, or its
+            parameters do not fit ``network`` (another readout, circuit or observation size).
+    """
+    from agents.recurrent_ppo.train import init_training_state
+
+    template = init_training_state(network, obs_size, 1e-3, 1.0)
+    path = Path(source)
+    if (path / "checkpoints").is_dir():
+        state, meta, _ = checkpoints.load_latest_valid(path, template)
+    else:
+        state, meta = checkpoints.load_params(path, template)
+    want = (cfg["task"], cfg["policy"])
+    if (meta.get("task"), meta.get("policy")) != want:
+        raise checkpoints.CheckpointError(
+            f"init_from {source}: a {meta.get('policy')} policy for {meta.get('task')}, "
+            f"not a {want[1]} policy for {want[0]}"
+        )
+    return {"normalizer": state["normalizer"], "network": state["network"]}, meta
+
+
 def run_meta(cfg: dict[str, Any], env: Any, revision: str = "") -> dict[str, Any]:
     """The metadata every checkpoint of a recurrent run carries (what :func:`template` and
     ``agents.policies.load`` rebuild the policy from)."""
@@ -114,6 +146,11 @@ def train(
         cfg["task"], backend=backend, n_threads=cfg.get("threads"), **cfg["env"]
     )
     network = make_network(cfg, env.task, env.action_size)
+    start_params = None
+    if cfg.get("init_from") and restore is None:  # a resumed run continues its own state
+        obs_size = network_obs_size(network, env.task.observation_size)
+        start_params, source = init_from(cfg["init_from"], network, obs_size, cfg)
+        cfg = {**cfg, "init_from_step": int(source["step"])}
     revision = checkpoints.git_revision()
     if not resume:
         write_config(run_dir, cfg, env, revision)
@@ -147,6 +184,7 @@ def train(
         progress_fn=progress,
         checkpoint_fn=save,
         restore_state=restore,
+        restore_params=start_params,
         **ppo,
     )
     jax.effects_barrier()
