@@ -46,13 +46,17 @@ NO_GPU = 2
 
 
 def _cuda_plugin() -> str | None:
-    """Version of the installed JAX CUDA 12 plugin, or None."""
+    """The installed JAX CUDA plugin and its version (``"jax-cuda12-plugin 0.9.2"``; the
+    ``cuda12`` extra's, else the CUDA 13 one used where only CUDA 13 libraries exist,
+    docs/stack.md), or None."""
     from importlib import metadata
 
-    try:
-        return metadata.version("jax-cuda12-plugin")
-    except metadata.PackageNotFoundError:
-        return None
+    for name in ("jax-cuda12-plugin", "jax-cuda13-plugin"):
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _device() -> dict[str, Any]:
@@ -76,7 +80,7 @@ def _no_gpu_message(device: dict[str, Any]) -> str:
         )
     else:
         hint = (
-            f"jax-cuda12-plugin {device['cuda_plugin']} is installed but JAX found no usable "
+            f"{device['cuda_plugin']} is installed but JAX found no usable "
             "GPU (check nvidia-smi and the NVIDIA driver; JAX's warning above says more)"
         )
     return (
@@ -197,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     on_gpu = device["backend"] != "cpu"
     print(
         f"device: {device['backend']} ({device['device_kind']}) x{device['device_count']}, "
-        f"jax {device['jax']}, jax-cuda12-plugin {device['cuda_plugin'] or 'not installed'}",
+        f"jax {device['jax']}, {device['cuda_plugin'] or 'no JAX CUDA plugin installed'}",
         flush=True,
     )
     if not on_gpu and not args.allow_cpu:

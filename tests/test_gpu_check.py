@@ -63,7 +63,9 @@ def test_no_gpu_message_names_the_fix():
     assert "pip install -e '.[cuda12]'" in gpu_check._no_gpu_message(
         {**device, "cuda_plugin": None}
     )
-    assert "nvidia-smi" in gpu_check._no_gpu_message({**device, "cuda_plugin": "0.9.2"})
+    plugin = "jax-cuda13-plugin 0.9.2"
+    message = gpu_check._no_gpu_message({**device, "cuda_plugin": plugin})
+    assert "nvidia-smi" in message and plugin in message
 
 
 @pytest.mark.parametrize(
