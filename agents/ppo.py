@@ -50,7 +50,7 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
     (:data:`BACKENDS`; default :func:`default_backend`) or ``threads`` (host threads of the
     ``"mujoco"`` backend, >= 1; default: the CPU count; results do not depend on it) or
     ``init_from`` (a run or checkpoint directory to start from: recurrent policies only; see
-    :func:`agents.recurrent_ppo.driver.init_from`).
+    :func:`agents.recurrent_ppo.driver.init_from`; required by presets with ``fine_tunes``).
 
     Raises:
         KeyError: unknown preset or override (the message lists the valid ones).
@@ -97,6 +97,11 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
             if "connectome" in cfg:
                 valid.insert(4, "connectome")
             raise KeyError(f"unknown training option {key!r}; valid: {valid}")
+    if cfg.get("fine_tunes") and not cfg.get("init_from"):
+        raise ValueError(
+            f"preset {name!r} fine-tunes a run of preset {cfg['fine_tunes']!r}: give init_from "
+            "(scripts/train.py --init-from RUN)"
+        )
     if "threads" in cfg and cfg["backend"] != "mujoco":
         raise ValueError(f"threads applies to backend='mujoco' only, not {cfg['backend']!r}")
     if cfg["checkpoint_every"] < 1 or cfg["ppo"]["num_timesteps"] < 1:

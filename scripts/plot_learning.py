@@ -6,7 +6,10 @@ Example::
 
 Reads each run's ``metrics.csv`` (written by ``scripts/train.py``: one row per evaluation) and
 draws, per run, the evaluation episode reward and its ``speed`` and ``turn`` terms against the
-environment steps trained. The legend gives each run's seed and training wall time (s).
+environment steps trained. The legend gives each run's seed and training wall time (s). A run
+started from another with ``--init-from`` (a fine-tuning stage) is drawn from the steps its
+source chain had trained (``init_from_step``, summed up the chain), so stages plotted together
+make one curve.
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ def read_run(run_dir: Path) -> tuple[dict[str, list[float]], dict]:
     return columns, train
 
 
+def start_step(train: dict, depth: int = 0) -> int:
+    """Env steps trained before this run began: a run started with ``init_from`` (a fine-tuning
+    stage) continues its source's curve at the source's steps, and so on up the chain (sources
+    that are not readable count from their recorded ``init_from_step`` alone)."""
+    if not train.get("init_from") or depth > 32:
+        return 0
+    source = Path(train["init_from"])
+    config = source / "config.json"
+    before = 0
+    if config.is_file():
+        before = start_step(json.loads(config.read_text()).get("train", {}), depth + 1)
+    return before + int(train.get("init_from_step", 0))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -72,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     for run, columns, train in runs:
         seed = train.get("ppo", {}).get("seed", "?")
         label = f"{run.name} (seed {seed}, {columns['wall_s'][-1]:.0f} s)"
+        offset = start_step(train)  # a fine-tuning stage continues its source's curve
+        steps = [offset + x for x in columns["step"]]
         for ax, (key, _) in zip(axes, panels, strict=True):
             if key in columns:
-                ax.plot(columns["step"], columns[key], marker="o", ms=3, label=label)
+                ax.plot(steps, columns[key], marker="o", ms=3, label=label)
     for ax, (_, title) in zip(axes, panels, strict=True):
         ax.set_title(title)
         ax.set_xlabel("environment steps")

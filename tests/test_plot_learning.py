@@ -52,3 +52,21 @@ def test_a_repeated_step_keeps_its_first_row(tmp_path):
     columns, _ = plot_learning.read_run(run)
     assert columns["step"] == [0.0, 1000.0, 2000.0, 3000.0]
     assert columns["eval/episode_reward"] == [60.0, 65.0, 70.0, 75.0]
+
+
+def test_a_fine_tuning_stage_continues_its_sources_curve(tmp_path):
+    """A run started with --init-from is drawn from the steps its source chain had trained."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import plot_learning
+
+    first = _fake_run(tmp_path / "steer", 0)
+    second, third = _fake_run(tmp_path / "proprio", 0), _fake_run(tmp_path / "speed", 0)
+    for run, source, step in ((second, first, 2000), (third, second, 1000)):
+        train = {"task": "Walk", "init_from": str(source), "init_from_step": step}
+        (run / "config.json").write_text(json.dumps({"train": train}))
+    starts = [
+        plot_learning.start_step(plot_learning.read_run(r)[1]) for r in (first, second, third)
+    ]
+    assert starts == [0, 2000, 3000]
+    out = tmp_path / "chain.png"
+    assert _plot(str(first), str(second), str(third), "--out", str(out)).returncode == 0
