@@ -17,12 +17,12 @@ steps:
   deterministic policy, each run's own Walk config with ``--steps`` and ``--set`` applied):
   the same figures on the same batched episodes, many more than a Gymnasium evaluation affords.
 
-For each it prints the per-step mean |turn - command| (issue 12's figure), the episode-mean
-turn error (|the episode's mean turn rate - command|), the wander (the within-episode std of
-the turn rate: mostly the stride's yaw oscillation) and the episode's reward with its turn and
-speed terms: what steering is worth to PPO under the task's reward. ``--set KEY=VALUE``
-overrides Walk's config as in ``scripts/train.py`` (e.g. ``velocity_filter_s=0.3``,
-``reward.turn_margin_rad_s=0.5``).
+For each it prints the per-step mean |speed - command| and |turn - command| (issue 12's
+figures), the episode-mean turn error (|the episode's mean turn rate - command|), the wander
+(the within-episode std of the turn rate: mostly the stride's yaw oscillation) and the
+episode's reward with its turn and speed terms: what steering is worth to PPO under the task's
+reward. ``--set KEY=VALUE`` overrides Walk's config as in ``scripts/train.py`` (e.g.
+``velocity_filter_s=0.3``, ``reward.turn_margin_rad_s=0.5``).
 
     python scripts/turn_floor.py --out outputs/turn_floor.json
     python scripts/turn_floor.py --readouts 0,0 2,0 4,0 2,1 --drive-gain 25
@@ -42,9 +42,14 @@ from pathlib import Path
 import numpy as np
 
 
-def _figures(turn: np.ndarray, cmd: np.ndarray) -> dict[str, float]:
-    """turn, cmd [steps, envs] (rad/s) -> the three turn figures."""
+def _figures(
+    turn: np.ndarray, cmd: np.ndarray, speed: np.ndarray, cmd_speed: np.ndarray
+) -> dict[str, float]:
+    """turn, cmd [steps, envs] (rad/s), speed, cmd_speed [steps, envs] (mm/s) -> the three turn
+    figures and the speed figures (issue 12's mean |speed - command|, per control step)."""
     return {
+        "mean_forward_speed_mm_s": float(np.mean(speed)),
+        "mean_abs_speed_error_mm_s": float(np.mean(np.abs(speed - cmd_speed))),
         "mean_abs_turn_error_rad_s": float(np.mean(np.abs(turn - cmd))),
         "mean_abs_episode_turn_error_rad_s": float(np.mean(np.abs(turn.mean(0) - cmd.mean(0)))),
         "turn_wander_rad_s": float(np.mean(np.std(turn, axis=0))),
@@ -62,7 +67,8 @@ def _reward_terms(reward: np.ndarray, turn: np.ndarray, speed: np.ndarray) -> di
 
 def _line(name: str, f: dict[str, float]) -> str:
     return (
-        f"{name:<28} |turn - cmd| {f['mean_abs_turn_error_rad_s']:.3f}, episode mean "
+        f"{name:<28} |speed - cmd| {f['mean_abs_speed_error_mm_s']:.2f} mm/s; "
+        f"|turn - cmd| {f['mean_abs_turn_error_rad_s']:.3f}, episode mean "
         f"{f['mean_abs_episode_turn_error_rad_s']:.3f}, wander {f['turn_wander_rad_s']:.3f} rad/s;"
         f" reward {f['episode_reward']:.2f} (turn {f['episode_reward_turn']:.2f}, speed "
         f"{f['episode_reward_speed']:.2f})"
@@ -126,12 +132,13 @@ def main(argv: list[str] | None = None) -> int:
                 s, carry = step_fn(wrapped, *c)
                 m = s.metrics
                 out = (m["turn_rate_rad_s"], s.obs[:, i_cmd], s.reward)
-                return (s, carry), (*out, m["reward/turn"], m["reward/speed"])
+                speeds = (m["forward_speed_mm_s"], m["command_speed_mm_s"])
+                return (s, carry), (*out, m["reward/turn"], m["reward/speed"], *speeds)
 
             return jax.lax.scan(body, (wrapped.reset(keys), carry0), None, length=args.steps)[1]
 
-        turn, cmd, *rewards = (x[:-1] for x in jax.device_get(roll()))
-        return {**_figures(turn, cmd), **_reward_terms(*rewards)}
+        turn, cmd, *rewards, speed, cmd_speed = (x[:-1] for x in jax.device_get(roll()))
+        return {**_figures(turn, cmd, speed, cmd_speed), **_reward_terms(*rewards)}
 
     def policy(net, params, normalizer):
         """A ``step_fn`` that runs ``net``'s deterministic policy."""

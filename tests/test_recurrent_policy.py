@@ -146,6 +146,7 @@ def test_turn_floor_scores_a_trained_run(run, tmp_path):
     (row,) = json.loads(out.read_text())["trained"]
     assert row["step"] == 640 and row["run"] == str(path)
     assert np.isfinite(row["mean_abs_episode_turn_error_rad_s"])
+    assert np.isfinite(row["mean_abs_speed_error_mm_s"]) and row["mean_forward_speed_mm_s"] > -5
 
 
 def test_init_from_starts_a_run_from_another_runs_parameters(run, tmp_path):
