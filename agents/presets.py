@@ -189,21 +189,15 @@ PRESETS["connectome_steer"] = _variant(
     checkpoint_every=32_000,
 )  # fmt: skip
 
-# Speed on top of steering (docs/connectome_walk.md, stop 17): two fine-tuning stages, each
-# started from the previous stage's run (``init_from``; resolve_preset refuses them without):
-# 1. ``steer_proprio``: the readout sees the whole observation (proprioception drives the
-#    rhythm harder; the command-only readout of ``steer`` cannot make the frozen VNC walk past
-#    ~3.7 mm/s), the VNC still frozen, Adam 1e-3; 192k env steps from a ``steer`` run.
-# 2. ``steer_speed``: the VNC's type-level parameters train too, Adam 3e-4; 192k env steps
-#    from a ``steer_proprio`` run.
+# Speed on top of steering (docs/connectome_walk.md, stop 17): a fine-tuning stage started from
+# a ``steer`` run (``init_from``; resolve_preset refuses it without): the DN readout sees the
+# whole observation (proprioception drives the rhythm harder: the command-only readout of
+# ``steer`` keeps the frozen VNC near 4.2 mm/s), the VNC still frozen, Adam 1e-3; 192k env steps
+# (about 10 minutes on 2 CPU cores). Training the VNC as well after it did not help.
 PRESETS["connectome_steer_proprio"] = _variant(
     "connectome_steer", ppo={"num_timesteps": 192_000}, fine_tunes="connectome_steer"
 )
 del PRESETS["connectome_steer_proprio"]["connectome"]["readout_obs"]
-PRESETS["connectome_steer_speed"] = _variant(
-    "connectome_steer_proprio", ppo={"learning_rate": 3e-4}, fine_tunes="connectome_steer_proprio"
-)
-del PRESETS["connectome_steer_speed"]["connectome"]["trainable"]
 
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
 # ensemble member 0, frozen: run once per env step as the observation) -> DN readout from vision

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=ppo.POLICY_KINDS,
         help="mlp: Brax PPO's MLP; connectome: readout -> VNC -> joints (recurrent PPO; "
         "presets quick, quick_dn, quick_frozen, quick_shuffled, steer, then with --init-from "
-        "steer_proprio and steer_speed; on a visual task the eyes drive it "
+        "steer_proprio; on a visual task the eyes drive it "
         "through the optic lobe: quick, quick_trained); feedforward: its MLP control",
     )
     parser.add_argument("--task", help="a registered task (default: the preset's, Walk)")
