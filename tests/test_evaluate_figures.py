@@ -48,13 +48,16 @@ def test_turn_figures_separate_the_mean_turn_from_the_wander():
 
 
 def test_turn_floor_figures_and_bad_readouts(capsys):
-    """scripts/turn_floor.py: the same three figures from [steps, envs] arrays, and a clear
-    usage error for a readout that is not a k,kf pair."""
+    """scripts/turn_floor.py: the same three turn figures and the speed figures from
+    [steps, envs] arrays, and a clear usage error for a readout that is not a k,kf pair."""
     import turn_floor
 
     turn = np.array([[1.3, 0.0], [0.7, 0.0]])  # env 0: mean 1.0 (its command), wander 0.3
     cmd = np.array([[1.0, 0.5], [1.0, 0.5]])  # env 1: never turns, command 0.5
-    f = turn_floor._figures(turn, cmd)
+    speed = np.array([[4.0, 6.0], [6.0, 6.0]])  # env 0 commanded 5 mm/s, env 1 8 mm/s
+    f = turn_floor._figures(turn, cmd, speed, np.array([[5.0, 8.0], [5.0, 8.0]]))
+    assert f["mean_forward_speed_mm_s"] == pytest.approx(5.5)
+    assert f["mean_abs_speed_error_mm_s"] == pytest.approx((1 + 1 + 2 + 2) / 4)
     assert f["mean_abs_turn_error_rad_s"] == pytest.approx((0.3 + 0.5) / 2)
     assert f["mean_abs_episode_turn_error_rad_s"] == pytest.approx(0.25)
     assert f["turn_wander_rad_s"] == pytest.approx(0.15)
