@@ -61,21 +61,28 @@ def network_obs_size(network: Any, obs_size: int) -> int:
     return obs_size if encoder is None else int(encoder.encoded_size)
 
 
+def state_template(network: Any, obs_size: int, ppo: dict[str, Any]) -> dict[str, Any]:
+    """The training-state template of ``network`` under the trainer options ``ppo``
+    (``cfg["ppo"]``): what a checkpoint of such a run loads into."""
+    from agents.recurrent_ppo.train import init_training_state
+
+    return init_training_state(
+        network,
+        obs_size,
+        float(ppo.get("learning_rate", 3e-4)),
+        float(ppo.get("max_grad_norm", 0.5)),
+    )
+
+
 def template(meta: dict[str, Any]) -> dict[str, Any]:
     """The training-state template a checkpoint with this ``meta`` loads into."""
-    from agents.recurrent_ppo.train import init_training_state
     from flyenvs.tasks import registry
 
     task = registry.make_task(meta["task"], **meta["env_config"])
     cfg = meta["train"]
     network = make_network(cfg, task, task.action_size)
-    ppo = cfg["ppo"]
-    return init_training_state(
-        network,
-        network_obs_size(network, int(meta["network"]["observation_size"])),
-        float(ppo.get("learning_rate", 3e-4)),
-        float(ppo.get("max_grad_norm", 0.5)),
-    )
+    obs_size = network_obs_size(network, int(meta["network"]["observation_size"]))
+    return state_template(network, obs_size, cfg["ppo"])
 
 
 def init_from(
@@ -90,9 +97,7 @@ def init_from(
         CheckpointError: the checkpoint is damaged, is of another task or policy, or its
             parameters do not fit ``network`` (another readout, circuit or observation size).
     """
-    from agents.recurrent_ppo.train import init_training_state
-
-    template = init_training_state(network, obs_size, 1e-3, 1.0)
+    template = state_template(network, obs_size, cfg["ppo"])
     path = Path(source)
     if (path / "checkpoints").is_dir():
         state, meta, _ = checkpoints.load_latest_valid(path, template)
