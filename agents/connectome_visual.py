@@ -55,6 +55,11 @@ from flyenvs.vision.lattice import N_OMMATIDIA, hex_coords, lattice_xy
 READOUT_TYPES: tuple[str, ...] = (*T4, *T5, "Mi1", "Tm1", "Mi9", "Tm9")
 N_EYES = 2
 VISION_SIZE = N_EYES * N_OMMATIDIA
+#: The lobula plate's opponent pairs: layers 1/2 (a: front-to-back, b: back-to-front) and 3/4
+#: (c: upward, d: downward), of T4 (ON) and T5 (OFF).
+OPPONENT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("T4a", "T4b"), ("T4c", "T4d"), ("T5a", "T5b"), ("T5c", "T5d"),
+)  # fmt: skip
 
 
 def pooling_matrix(n_azimuth: int, n_elevation: int) -> np.ndarray:
@@ -89,6 +94,12 @@ class OpticLobeEncoder:
             before it existed were trained). At 20, the visual presets' value, they have about
             unit scale: on Optomotor their per-type std is 0.2-2.6 (unscaled 0.011-0.13), where
             the trainer's normalised proprioception has 1 (the features are not normalised).
+        opponent: read out the lobula plate's motion opponency instead of each type: one
+            channel per pair of :data:`OPPONENT_PAIRS` (``T4a - T4b``, ...), the difference of
+            the two layers' features, as lobula plate tangential cells combine a layer's
+            excitation with the opposite layer's inhibition. A grating drives every T4/T5 type
+            (on Optomotor the types' mean feature is 2 at 0.5 s) while only the differences
+            tell its direction; the readout types must hold all eight.
     """
 
     circuit: OpticLobeCircuit
@@ -98,6 +109,7 @@ class OpticLobeEncoder:
     n_azimuth: int = 4
     n_elevation: int = 2
     feature_scale: float = 1.0
+    opponent: bool = False
 
     def __post_init__(self) -> None:
         if self.obs_size <= VISION_SIZE:
@@ -108,6 +120,17 @@ class OpticLobeEncoder:
             raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
         if not float(self.feature_scale) > 0:
             raise ValueError(f"feature_scale must be > 0, got {self.feature_scale}")
+        types = list(self.circuit.readout_types)
+        if self.opponent:
+            missing = [t for pair in OPPONENT_PAIRS for t in pair if t not in types]
+            if missing:
+                raise ValueError(f"opponent channels need readout types {missing}")
+            mix = np.zeros((len(OPPONENT_PAIRS), len(types)), np.float32)
+            for i, (a, b) in enumerate(OPPONENT_PAIRS):
+                mix[i, types.index(a)], mix[i, types.index(b)] = 1.0, -1.0
+        else:
+            mix = np.eye(len(types), dtype=np.float32)
+        object.__setattr__(self, "_mix", jnp.asarray(mix))  # [C, T]: types -> channels
         pool = pooling_matrix(self.n_azimuth, self.n_elevation)
         p0 = self.circuit.init_params(None)
         grey = np.asarray(self.circuit.init_state(p0, 1, self.dt_s)[0])
@@ -127,9 +150,21 @@ class OpticLobeEncoder:
         return self.n_azimuth * self.n_elevation
 
     @property
+    def channels(self) -> tuple[str, ...]:
+        """The feature channels per eye and region: the readout types, or with
+        :attr:`opponent` the pairs' differences (``"T4a-T4b"``, ...)."""
+        if self.opponent:
+            return tuple(f"{a}-{b}" for a, b in OPPONENT_PAIRS)
+        return tuple(self.circuit.readout_types)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    @property
     def feature_size(self) -> int:
-        """F = 2 eyes x readout types x regions."""
-        return N_EYES * self.n_types * self.n_regions
+        """F = 2 eyes x channels x regions."""
+        return N_EYES * self.n_channels * self.n_regions
 
     @property
     def vision_start(self) -> int:
@@ -158,8 +193,9 @@ class OpticLobeEncoder:
         return r @ self._pool  # type: ignore[attr-defined]
 
     def features(self, v: jax.Array) -> jax.Array:
-        """[B, 2, N] voltages -> features [B, F] (eye-major, then type, then region)."""
+        """[B, 2, N] voltages -> features [B, F] (eye-major, then channel, then region)."""
         f = self.feature_scale * (self._pooled(v) - self._base)  # type: ignore[attr-defined]
+        f = jnp.einsum("ct,betk->beck", self._mix, f)  # type: ignore[attr-defined]
         return f.reshape(v.shape[0], self.feature_size)
 
     def step(
@@ -214,11 +250,12 @@ class VisualConnectomePolicy:
             features)``).
         encoder: the optic lobe and its feature readout.
         bilateral: constrain the DN readout to the fly's left-right symmetry: each eye's
-            features drive its own side's DNs with weights ``same`` [T, K, 3] and the other
-            side's with ``other`` [T, K, 3], the same for both eyes, and both sides share one
-            bias [3] (per leg pair). A mirror-image scene then gives mirror-image drives, and
-            no constant turn can be learned: turning comes only from what the eyes see (and
-            proprioception). These replace the Walk readout's bias and visual rows.
+            features drive its own side's DNs with weights ``same`` [C, K, 3] (C channels,
+            K regions) and the other side's with ``other`` [C, K, 3], the same for both
+            eyes, and both sides share one bias [3] (per leg pair). A mirror-image scene
+            then gives mirror-image drives, and no constant turn can be learned: turning
+            comes only from what the eyes see (and proprioception). These replace the Walk
+            readout's bias and visual rows.
         proprio_readout: whether proprioception drives the DNs too (False: the DN readout
             sees only the eyes, its proprioceptive rows held at 0; the value head still sees
             proprioception).
@@ -269,7 +306,7 @@ class VisualConnectomePolicy:
             raise ValueError(f"observation size {obs_size} != the policy's {want}")
         params: dict[str, Any] = {"walk": self.walk.init(rng, e.encoded_size)}
         if self.bilateral:
-            zeros = jnp.zeros((e.n_types, e.n_regions, 3), jnp.float32)
+            zeros = jnp.zeros((e.n_channels, e.n_regions, 3), jnp.float32)
             params["bilateral"] = {"same": zeros, "other": zeros, "bias": jnp.zeros((3,))}
         if self.train_optic_lobe:
             params["optic_lobe"] = {k: jnp.zeros_like(v) for k, v in e.pretrained_params.items()}
@@ -371,18 +408,24 @@ def optomotor_readout(policy: VisualConnectomePolicy, gain: float = 1.0) -> np.n
     (the VNC turns the fly towards the side with less drive: docs/connectome_walk.md), so the
     fly turns with the world: the optomotor response, the reference a trained readout is
     compared with. ``gain`` is per unit of the unscaled feature (the weights are divided by
-    the encoder's ``feature_scale``)."""
+    the encoder's ``feature_scale``). With opponent channels the same signal is
+    ``(T4a-T4b) + (T5a-T5b)``."""
     e = policy.encoder
-    types = list(e.circuit.readout_types)
-    missing = [t for t in ("T4a", "T4b", "T5a", "T5b") if t not in types]
-    if missing:
-        raise ValueError(f"the optomotor readout needs readout types {missing}")
-    w = np.zeros((N_EYES, e.n_types, e.n_regions, 2, 3), np.float32)  # eye, type, region, side
+    channels = list(e.channels)
+    if e.opponent:
+        signs = {"T4a-T4b": 1.0, "T5a-T5b": 1.0}
+    else:
+        signs = {"T4a": 1.0, "T5a": 1.0, "T4b": -1.0, "T5b": -1.0}
+        missing = [t for t in signs if t not in channels]
+        if missing:
+            raise ValueError(f"the optomotor readout needs readout types {missing}")
+    # eye, channel, region, side, leg
+    w = np.zeros((N_EYES, e.n_channels, e.n_regions, 2, 3), np.float32)
     gain = gain / e.feature_scale
-    for t, sign in (("T4a", 1.0), ("T5a", 1.0), ("T4b", -1.0), ("T5b", -1.0)):
+    for t, sign in signs.items():
         for eye, eye_sign in ((0, 1.0), (1, -1.0)):
             for side, side_sign in ((0, -1.0), (1, 1.0)):  # left legs -, right legs +
-                w[eye, types.index(t), :, side] = gain * sign * eye_sign * side_sign
+                w[eye, channels.index(t), :, side] = gain * sign * eye_sign * side_sign
     out = np.zeros((e.encoded_size, 6), np.float32)
     out[e.vision_start :] = w.reshape(e.feature_size, 6)
     return out
@@ -401,7 +444,8 @@ def make(
         optic_lobe: ``trainable`` (names of the optic lobe's parameters that learn; default
             ``[]``, frozen), ``pretrained`` (ensemble member, default 0), ``readout_types``
             (default :data:`READOUT_TYPES`), ``n_azimuth``, ``n_elevation`` (default 4, 2),
-            ``feature_scale`` (default 1; :class:`OpticLobeEncoder`).
+            ``feature_scale`` (default 1), ``opponent`` (default False; both
+            :class:`OpticLobeEncoder`'s).
         kwargs: ``bilateral`` (default False), ``proprio_readout`` (default True; both
             :class:`VisualConnectomePolicy`'s) and the Walk
             policy's options (:func:`agents.connectome_walk.make`).
@@ -418,7 +462,7 @@ def make(
         )
     options = dict(optic_lobe or {})
     valid = {"trainable", "pretrained", "readout_types", "n_azimuth", "n_elevation",
-             "feature_scale"}  # fmt: skip
+             "feature_scale", "opponent"}  # fmt: skip
     unknown = sorted(set(options) - valid)
     if unknown:
         raise KeyError(f"unknown optic_lobe options {unknown}; valid: {sorted(valid)}")
@@ -442,6 +486,7 @@ def make(
         n_azimuth=int(options.get("n_azimuth", 4)),
         n_elevation=int(options.get("n_elevation", 2)),
         feature_scale=float(options.get("feature_scale", OpticLobeEncoder.feature_scale)),
+        opponent=bool(options.get("opponent", False)),
     )
     bilateral = bool(kwargs.pop("bilateral", False))
     proprio_readout = bool(kwargs.pop("proprio_readout", True))

@@ -53,12 +53,14 @@ N_ROW = constants.N_LEG_JOINTS + constants.N_ADHESION
 
 
 class NoisyCarry(NamedTuple):
-    """Carry of the policy with :attr:`VNCWalkPolicy.dn_noise`: the VNC's state and the DN
+    """Carry of the policy with :attr:`VNCWalkPolicy.dn_noise`: the VNC's state, the DN
     noise's last deviation from the readout (``latent - readout``, [B, n_dn]; 0 at an episode
-    start), which the next step's correlated noise continues."""
+    start), which the next step's correlated noise continues, and the control steps taken in
+    the episode (``step`` [B] int32; 0 at its start: when a held draw is made)."""
 
     vnc: VNCState
     deviation: jax.Array
+    step: jax.Array
 
 
 def _dense_init(key: jax.Array, n_in: int, n_out: int, scale: float) -> dict[str, jax.Array]:
@@ -133,6 +135,12 @@ class VNCWalkPolicy:
             zero deviation (whose std then grows as ``sqrt(1 - rho^(2t))``: with rho 0.98 it
             reaches 80 % of the stationary std only after 0.5 s). False keeps runs saved before
             the option explore as they were trained.
+        dn_noise_draw_s: with the held DN noise (``dn_noise_corr`` 1), how long after the
+            episode start (s, a whole number of control steps) the offset is drawn; before
+            it the DNs follow the readout, and that step's draw alone enters PPO's ratio. 0
+            (the default) draws at the first step, which suits a readout of the command; a
+            readout of what the eyes see needs them to have seen motion first (the optic lobe
+            starts from grey: docs/visual_connectome.md).
         learn_action_std: whether the motor noise's ``log_std`` trains (False: it stays at
             ``init_log_std``, no gradient). Its C x 48 dimensions each move by about the
             learning rate per Adam step, which changes the log-probability of every sample by
@@ -166,6 +174,7 @@ class VNCWalkPolicy:
     init_dn_log_std: float = -1.0
     dn_noise_corr: float = 0.0
     dn_noise_stationary: bool = False
+    dn_noise_draw_s: float = 0.0
     learn_action_std: bool = True
     readout_mask: np.ndarray | None = None
     readout_mirror: np.ndarray | None = None
@@ -186,6 +195,14 @@ class VNCWalkPolicy:
             )
         if not 0.0 <= float(self.dn_noise_corr) <= 1.0:
             raise ValueError(f"dn_noise_corr must be in [0, 1], got {self.dn_noise_corr}")
+        draw = float(self.dn_noise_draw_s) / self.control_dt_s
+        if draw < 0 or abs(draw - round(draw)) > 1e-6:
+            raise ValueError(
+                f"dn_noise_draw_s must be a whole number >= 0 of control steps "
+                f"({self.control_dt_s} s), got {self.dn_noise_draw_s}"
+            )
+        if draw and not self.dn_noise_held:
+            raise ValueError("dn_noise_draw_s needs the held DN noise (dn_noise, dn_noise_corr 1)")
         object.__setattr__(self, "joint_range_rad", rng)
         if self.readout_mask is not None:
             mask = np.asarray(self.readout_mask, np.float32)
@@ -220,6 +237,11 @@ class VNCWalkPolicy:
         """Whether the DN noise is held for the episode (``dn_noise`` with ``dn_noise_corr``
         1): drawn once at the episode start, its deviation also an input of the critic."""
         return bool(self.dn_noise) and float(self.dn_noise_corr) >= 1.0
+
+    @property
+    def draw_step(self) -> int:
+        """The control step of the episode (0 = its first) at which the held DN noise is drawn."""
+        return round(float(self.dn_noise_draw_s) / self.control_dt_s)
 
     @property
     def warm_rates_hz(self) -> np.ndarray:
@@ -271,16 +293,22 @@ class VNCWalkPolicy:
         vnc = VNCState(rates_hz=jnp.broadcast_to(warm, (batch, warm.shape[0])))
         if not self.dn_noise:
             return vnc
-        return NoisyCarry(vnc, jnp.zeros((batch, self.circuit.n_inputs), jnp.float32))
+        dev = jnp.zeros((batch, self.circuit.n_inputs), jnp.float32)
+        return NoisyCarry(vnc, dev, jnp.zeros((batch,), jnp.int32))
 
-    def _start(self, carry: Any, reset: jax.Array) -> tuple[VNCState, jax.Array | None]:
-        """(VNC state, DN noise deviation or None) with reset rows at the episode start."""
-        vnc, dev = (carry.vnc, carry.deviation) if self.dn_noise else (carry, None)
+    def _start(self, carry: Any, reset: jax.Array) -> tuple[VNCState, jax.Array | None, Any]:
+        """(VNC state, DN noise deviation or None, episode step or None) with reset rows at
+        the episode start."""
+        if not self.dn_noise:
+            vnc, dev, step = carry, None, None
+        else:
+            vnc, dev, step = carry.vnc, carry.deviation, carry.step
         warm = jnp.asarray(self.warm_rates_hz)
         vnc = VNCState(jnp.where(reset[:, None], warm, vnc.rates_hz))
         if dev is not None:
             dev = jnp.where(reset[:, None], 0.0, dev)
-        return vnc, dev
+            step = jnp.where(reset, 0, step)
+        return vnc, dev, step
 
     def dn_readout(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
         """The readout ``W obs + b`` [batch, n_dn] (before the tanh) for normalised obs (``W``'s
@@ -341,7 +369,7 @@ class VNCWalkPolicy:
         """What the nervous system does in the step :meth:`apply` takes from the same inputs:
         ``dn_input`` [B, n_dn] (input current of each descending neuron) and
         ``pool_rates_hz`` [B, C, n_pools] (motor-pool rates at the end of each chunk row)."""
-        carry, _ = self._start(carry, reset)
+        carry, _, _ = self._start(carry, reset)
         dn = self.dn_input(params, obs)
         _, out = self.motor(params, carry, dn)
         return {"dn_input": dn, "pool_rates_hz": out["pool_rates_hz"]}
@@ -364,18 +392,18 @@ class VNCWalkPolicy:
         rho = 1: see ``dn_noise_corr``; or given: the stored sample; neither: the readout),
         and the step returns (carry, (mean, log_std) [B, n_dn + C *
         48], value, latent), the latent's Gaussian given the carried deviation first."""
-        vnc, dev = self._start(carry, reset)
+        vnc, dev, step = self._start(carry, reset)
         features = [obs, jnp.tanh(vnc.rates_hz / FEATURE_RATE_HZ)]
         if self.dn_noise_held:  # the critic sees the offset held for the episode (0 at a start)
             features.append(jax.lax.stop_gradient(dev))
         value = _mlp(params["value"], jnp.concatenate(features, axis=-1))[:, 0]
         pre = self.dn_readout(params, obs)
         if self.dn_noise_held:
-            first = reset[:, None]
-            if latent is None:  # a start draws the offset; later steps keep it
+            first = (step == self.draw_step)[:, None]
+            if latent is None:  # the draw step draws the offset; other steps keep it (0 before)
                 drawn = pre if noise is None else pre + jnp.exp(params["dn_log_std"]) * noise
                 latent = jnp.where(first, drawn, pre + dev)
-            # later steps: the latent is its own mean at unit std (log-ratio 0, no gradient)
+            # other steps: the latent is its own mean at unit std (log-ratio 0, no gradient)
             dn_mean = jnp.where(first, pre, jax.lax.stop_gradient(latent))
             dn_log_std = jnp.where(first, params["dn_log_std"], 0.0)
         elif self.dn_noise:
@@ -402,7 +430,7 @@ class VNCWalkPolicy:
             return vnc, (mean, log_std), value
         mean = jnp.concatenate([dn_mean, mean], axis=-1)
         log_std = jnp.concatenate([dn_log_std, log_std], axis=-1)
-        return NoisyCarry(vnc, latent - pre), (mean, log_std), value, latent
+        return NoisyCarry(vnc, latent - pre, step + 1), (mean, log_std), value, latent
 
 
 def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> VNCWalkPolicy:

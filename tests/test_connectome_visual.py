@@ -125,6 +125,53 @@ def test_feature_scale_is_the_presets_and_old_runs_keep_theirs(frozen):
     assert frozen.encoder.feature_scale == 1.0
 
 
+def test_optomotor_steer_preset_reads_opponent_motion_and_draws_once_it_is_seen(env):
+    """``--preset steer`` on Optomotor: 24 symmetric weights from the lobula plate's four
+    opponent pairs (T4a-T4b, ...) pooled per eye, the DN offset held for the 5 s episode and
+    drawn at its 26th step (0.5 s), the grating's velocity as a training-only baseline, the
+    VNC frozen."""
+    cfg = ppo.resolve_preset(ppo.preset_name("steer", "connectome", "Optomotor"))
+    assert cfg["env"]["episode_length"] == 250 and cfg["ppo"]["split_ratio"]
+    assert cfg["ppo"]["baseline_metrics"] == ["grating_speed_rad_s"]
+    net = driver.make_network(cfg, env.task, env.action_size)
+    assert net.encoder.channels == ("T4a-T4b", "T4c-T4d", "T5a-T5b", "T5c-T5d")
+    assert net.encoder.n_regions == 1 and net.encoder.feature_size == 8
+    params = net.init(jax.random.PRNGKey(0), net.encoder.encoded_size)
+    assert sum(params["bilateral"][k].size for k in ("same", "other")) == 24
+    assert net.walk.dn_noise_held and net.walk.draw_step == 25
+    assert net.walk.circuit.trainable == () and not net.train_optic_lobe
+
+
+def test_opponent_channels_are_the_layer_differences(env):
+    """``optic_lobe.opponent``: each channel is the difference of its pair's type features
+    (same voltages, same pooling), so the hand-wired optomotor readout drives the DNs
+    identically through either; without all eight T4/T5 types it is refused."""
+    types = [f"T{k}{d}" for k in (4, 5) for d in "abcd"]
+    nets = {
+        opp: driver.make_network(
+            _cfg(readout_types=types, n_azimuth=2, n_elevation=1, opponent=opp),
+            env.task, env.action_size,
+        )
+        for opp in (False, True)
+    }  # fmt: skip
+    e0, e1 = nets[False].encoder, nets[True].encoder
+    v = e0.initial_state(3) + 0.5 * jax.random.normal(jax.random.PRNGKey(0), (3, 2, 45669))
+    f0 = np.asarray(e0.features(v)).reshape(3, 2, 8, 2)
+    f1 = np.asarray(e1.features(v)).reshape(3, 2, 4, 2)
+    for i, (a, b) in enumerate(connectome_visual.OPPONENT_PAIRS):
+        np.testing.assert_allclose(f1[:, :, i], f0[:, :, types.index(a)] - f0[:, :, types.index(b)],
+                                   atol=1e-5)  # fmt: skip
+    drive = {
+        opp: np.asarray(e.features(v)) @ connectome_visual.optomotor_readout(n)[e.vision_start :]
+        for opp, n, e in ((False, nets[False], e0), (True, nets[True], e1))
+    }
+    np.testing.assert_allclose(drive[True], drive[False], atol=1e-5)
+    assert np.abs(drive[True]).max() > 1e-3
+    with pytest.raises(ValueError, match=r"opponent channels need readout types \['T5c', 'T5d'\]"):
+        driver.make_network(_cfg(readout_types=types[:6], opponent=True), env.task,
+                            env.action_size)  # fmt: skip
+
+
 def test_bad_visual_configurations_raise_clearly(env):
     with pytest.raises(KeyError, match="unknown optic_lobe options"):
         driver.make_network(_cfg(tiers=3), env.task, env.action_size)

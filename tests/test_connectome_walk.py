@@ -200,6 +200,52 @@ def test_dn_noise_held_for_the_episode_counts_its_draw_once(env):
     assert not bool(jnp.any(late["readout"]["w"] != 0))
 
 
+def test_held_dn_noise_drawn_later_in_the_episode(env):
+    """``dn_noise_draw_s``: the held offset is drawn that long after the episode start (0.06 s:
+    the fourth step); before it the DNs follow the readout, from it on the offset is held,
+    and only the draw step's log-probability depends on the readout. A reset row restarts the
+    count."""
+    from agents.recurrent_ppo.rollout import evaluate_sequences, gaussian_log_prob, rollout
+
+    pol = connectome_walk.make(
+        env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=1.0, dn_noise_draw_s=0.06
+    )
+    assert pol.draw_step == 3
+    n_dn, obs_size = pol.circuit.n_inputs, env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
+    norm = _normalizer(obs_size)
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
+    state = state.replace(done=jnp.ones_like(state.done))
+    _, carry, traj = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 6))(
+        params, state, pol.initial_carry(4), jax.random.PRNGKey(2)
+    )
+    np.testing.assert_array_equal(np.asarray(carry.step), 6)
+    latent = np.asarray(traj.raw_action[..., :n_dn])
+    readout = np.asarray(traj.obs) @ np.asarray(params["readout"]["w"])
+    held = latent - readout - np.asarray(params["readout"]["b"])
+    np.testing.assert_allclose(held[:3], 0.0, atol=1e-5)  # before the draw: the readout
+    assert 0.3 < float(np.std(held[3])) < 1.0  # the draw, at exp(-0.5) = 0.61
+    np.testing.assert_allclose(held[4:], np.broadcast_to(held[3], held[4:].shape), atol=1e-4)
+
+    def log_prob(p):
+        mean, log_std, _ = evaluate_sequences(
+            pol, p, norm, traj.carry0, traj.obs, traj.reset, traj.raw_action
+        )
+        return gaussian_log_prob(traj.raw_action[..., :n_dn], mean[..., :n_dn], log_std[..., :n_dn])
+
+    lp = jax.jit(log_prob)
+    moved = {**params, "readout": jax.tree.map(lambda x: x + 0.1, params["readout"])}
+    change = np.asarray(lp(moved) - lp(params))
+    np.testing.assert_allclose(np.delete(change, 3, axis=0), 0.0, atol=1e-5)
+    assert np.all(np.abs(change[3]) > 1e-4)
+    restarted, _, _, _ = pol.apply(
+        params, carry, jnp.zeros((4, obs_size)), jnp.asarray([True, False, False, False])
+    )
+    np.testing.assert_array_equal(np.asarray(restarted.step), [1, 7, 7, 7])
+
+
 def test_split_ratio_clips_the_dn_draw_apart_from_the_motor_noise(env):
     """``ppo_loss(split_ratio=True)``: the rollout stores the DN latent's own log-probability;
     at the rollout's parameters the split surrogate has the joint one's gradient (they agree
@@ -276,6 +322,10 @@ def test_bad_configurations_raise_clearly(env):
         connectome_walk.make(env.task, wiring="random")
     with pytest.raises(ValueError, match=r"dn_noise_corr must be in \[0, 1\]"):
         connectome_walk.make(env.task, dn_noise=True, dn_noise_corr=1.5)
+    with pytest.raises(ValueError, match="dn_noise_draw_s must be a whole number"):
+        connectome_walk.make(env.task, dn_noise=True, dn_noise_corr=1.0, dn_noise_draw_s=0.03)
+    with pytest.raises(ValueError, match="dn_noise_draw_s needs the held DN noise"):
+        connectome_walk.make(env.task, dn_noise=True, dn_noise_corr=0.9, dn_noise_draw_s=0.2)
 
 
 def test_shuffled_control_has_the_same_parameters_and_other_wiring(env):

@@ -253,6 +253,33 @@ def test_baseline_obs_training_step_and_bad_columns():
               wrap_env_fn=wrap, baseline_obs=(2,))  # fmt: skip
 
 
+def test_baseline_metrics_are_stored_per_step_and_regressed_out():
+    """``baseline_metrics``: the rollout stores the named env metrics of each step (the cue
+    env's ``recall`` is its reward), a training step regresses the advantages on them (still on
+    policy at the first minibatch), and a name that is not an env metric is refused with the
+    valid ones."""
+    net = GRUActorCritic(action_size=1, hidden_size=4)
+    env, params, norm, state, _, key = _setup(net, 5)
+    _, _, traj = jax.jit(
+        lambda p, s, c, k: rollout(env, net, p, norm, s, c, k, 7, baseline_metrics=("recall",))
+    )(params, state, net.initial_carry(N_ENVS), key)
+    assert traj.baseline.shape == (7, N_ENVS, 1)
+    np.testing.assert_array_equal(traj.baseline[..., 0], traj.reward)
+    opt = optax.adam(1e-3)
+    step = jax.jit(make_training_step(
+        env, net, opt, num_envs=N_ENVS, unroll_length=5, num_minibatches=2,
+        num_updates_per_batch=1, entropy_cost=0.0, discounting=0.9, gae_lambda=0.95,
+        clipping_epsilon=0.2, baseline_metrics=("recall",),
+    ))  # fmt: skip
+    ts = TrainState(params, opt.init(params), norm, state, net.initial_carry(N_ENVS), key,
+                    jnp.zeros((), jnp.int32))  # fmt: skip
+    _, m = step(ts)
+    assert abs(float(m["training/first_approx_kl"])) < 1e-5
+    with pytest.raises(ValueError, match=r"not env metrics; valid: \['recall'\]"):
+        train(CueMemoryEnv(), num_timesteps=8, num_envs=4, unroll_length=2, num_minibatches=2,
+              wrap_env_fn=wrap, baseline_metrics=("grating_speed_rad_s",))  # fmt: skip
+
+
 def test_minibatches_must_divide_envs():
     env = wrap(CueMemoryEnv(HIDDEN_STEPS))
     with pytest.raises(ValueError, match="divide"):

@@ -41,6 +41,7 @@ class Trajectory(NamedTuple):
     reward: jax.Array  # [T, B]
     done: jax.Array  # [T, B] float: episode ended at this step (terminated or truncated)
     truncation: jax.Array  # [T, B] float: ended by the time limit
+    baseline: jax.Array  # [T, B, K]: the env metrics named by ``baseline_metrics`` at step t
     carry0: Carry  # the carry entering step 0
 
 
@@ -131,12 +132,15 @@ def rollout(
     carry: Carry,
     key: jax.Array,
     unroll_length: int,
+    baseline_metrics: tuple[str, ...] = (),
 ) -> tuple[Any, Carry, Trajectory]:
     """``unroll_length`` steps of the batched, auto-resetting ``env`` under ``lax.scan``.
 
     ``env_state.done`` of the incoming state marks rows whose episode ended at the previous
-    step; their carry is reset at the first step. Returns the final env state and carry (to
-    continue from) and the :class:`Trajectory`.
+    step; their carry is reset at the first step. ``baseline_metrics``: names of
+    ``state.metrics`` stored as the trajectory's ``baseline`` (each step's, read after it,
+    so of the episode that took it). Returns the final env state and carry (to continue from)
+    and the :class:`Trajectory`.
     """
 
     def step(c, step_key):
@@ -147,8 +151,10 @@ def rollout(
         )
         nstate = env.step(state, action)
         trunc = nstate.info.get("truncation", jnp.zeros_like(nstate.done))
+        seen = [jnp.asarray(nstate.metrics[k], jnp.float32) for k in baseline_metrics]
+        base = jnp.stack(seen, axis=-1) if seen else jnp.zeros((*nstate.done.shape, 0))
         out = (state.obs, reset, raw, log_prob, latent_lp, mean, value, nstate.reward,
-               nstate.done, trunc)  # fmt: skip
+               nstate.done, trunc, base)  # fmt: skip
         return (nstate, carry), out
 
     keys = jax.random.split(key, unroll_length)

@@ -65,11 +65,13 @@ def make_training_step(
     value_warmup_steps: int = 0,
     baseline_obs: tuple[int, ...] = (),
     split_ratio: bool = False,
+    baseline_metrics: tuple[str, ...] = (),
 ) -> Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]:
     """The (un-jitted) training step ``state -> (state, metrics)`` for the batched ``env``;
     before ``value_warmup_steps`` env steps only the critic learns (the policy is fixed); with
     ``baseline_obs`` (raw observation columns) the advantages are regressed on them
-    (:func:`~agents.recurrent_ppo.rollout.regress_out`) before the policy loss."""
+    (:func:`~agents.recurrent_ppo.rollout.regress_out`) before the policy loss, and on the env
+    metrics named by ``baseline_metrics`` (privileged: the policy never sees them)."""
     if num_envs % num_minibatches:
         raise ValueError(f"num_minibatches ({num_minibatches}) must divide num_envs ({num_envs})")
     mb_size = num_envs // num_minibatches
@@ -96,7 +98,15 @@ def make_training_step(
     def step(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         key, k_roll, k_epochs = jax.random.split(ts.key, 3)
         env_state, carry_end, traj = rollout(
-            env, network, ts.params, ts.normalizer, ts.env_state, ts.carry, k_roll, unroll_length
+            env,
+            network,
+            ts.params,
+            ts.normalizer,
+            ts.env_state,
+            ts.carry,
+            k_roll,
+            unroll_length,
+            baseline_metrics,
         )
         _, _, (_, _, _, boot, _) = policy_step(
             network, ts.params, ts.normalizer, carry_end, env_state.obs, env_state.done > 0, None
@@ -104,8 +114,9 @@ def make_training_step(
         adv, targets = compute_gae(
             traj.reward, traj.value, boot, traj.done, traj.truncation, discounting, gae_lambda
         )
-        if baseline_obs:  # the value targets stay GAE's; only the policy's advantages change
-            adv = regress_out(adv, traj.obs[..., jnp.asarray(baseline_obs)], traj.reset)
+        if baseline_obs or baseline_metrics:  # the value targets stay GAE's
+            seen = traj.obs[..., jnp.asarray(baseline_obs, jnp.int32)]
+            adv = regress_out(adv, jnp.concatenate([seen, traj.baseline], -1), traj.reset)
         # env-major sequences ([B, T, ...]) and start carries ([B, ...]), shuffled by env
         to_env = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
         data = (jax.tree.map(to_env, (traj._replace(carry0=None), adv, targets)), traj.carry0)
@@ -246,6 +257,7 @@ def train(
     value_warmup_steps: int = 0,
     baseline_obs: tuple[int, ...] = (),
     split_ratio: bool = False,
+    baseline_metrics: tuple[str, ...] = (),
     seed: int = 0,
     hidden_size: int = 64,
     recurrent: bool = True,
@@ -296,6 +308,11 @@ def train(
             effects (docs/connectome_walk.md).
         split_ratio: clip the latent stage's and the motor action's probability ratios apart
             (:func:`~agents.recurrent_ppo.rollout.ppo_loss`); a network with a latent stage.
+        baseline_obs: raw observation columns the advantages are regressed on (a baseline of
+            what the critic leaves in them, e.g. Walk's command).
+        baseline_metrics: names of the env's ``state.metrics`` the advantages are regressed on
+            as well: privileged quantities the policy does not see (e.g. Optomotor's
+            ``grating_speed_rad_s``), used only in training.
         Others as in ``brax.training.agents.ppo.train``.
 
     Returns:
@@ -328,6 +345,11 @@ def train(
         key_train, key_env, key_eval = jax.random.split(jnp.asarray(restore_state["key"]), 3)
     env_state = jax.jit(env.reset)(jax.random.split(key_env, num_envs))
     obs_size = int(env_state.obs.shape[-1])
+    unknown = sorted(set(baseline_metrics) - set(env_state.metrics))
+    if unknown:
+        raise ValueError(
+            f"baseline_metrics {unknown} are not env metrics; valid: {sorted(env_state.metrics)}"
+        )
     if any(not 0 <= int(i) < obs_size for i in baseline_obs):
         raise ValueError(f"baseline_obs {tuple(baseline_obs)} must be columns in [0, {obs_size})")
     start = restore_state or restore_params or init_params(network, obs_size, key_init)
@@ -348,6 +370,7 @@ def train(
         clipping_epsilon=clipping_epsilon, value_cost=value_cost,
         normalize_observations=normalize_observations, value_warmup_steps=value_warmup_steps,
         baseline_obs=tuple(int(i) for i in baseline_obs), split_ratio=split_ratio,
+        baseline_metrics=tuple(baseline_metrics),
     )  # fmt: skip
     n_epochs = max(num_evals - 1, 1)
     per_epoch = math.ceil(num_timesteps / (n_epochs * num_envs * unroll_length))
