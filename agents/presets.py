@@ -231,18 +231,21 @@ for _task, _steps in (("Optomotor", 128_000), ("VisualTaxis", 128_000), ("Pursui
     )
 
 # The optomotor response learned (docs/visual_connectome.md, "Steering by what the eyes see"):
-# Walk's steer recipe on vision. A readout of T4a-d / T5a-d pooled per eye (48 symmetric
-# weights); the DN offset held for the 5 s episode and drawn 0.2 s in, once T4/T5 signal the
-# grating's motion (the optic lobe starts from grey); whole-episode advantages (discount 0.99,
-# GAE lambda 1), the DN draw clipped apart; a turn reward as steer's (0.3 s filter, weight 2,
-# tolerance 0.1, margin 1); Adam 1e-3; 320k env steps (40 updates of 32 envs x 250 steps).
+# Walk's steer recipe on vision. A readout of the lobula plate's opponent channels (T4a-T4b,
+# ...) pooled per eye (24 symmetric weights); the DN offset held for the 5 s episode and drawn
+# 0.5 s in, once T4/T5 tell the grating's direction (the optic lobe starts from grey);
+# whole-episode advantages (discount 0.99, GAE lambda 1) with the grating's speed regressed out
+# (privileged, training only), the DN draw clipped apart; a turn reward as steer's (0.3 s
+# filter, weight 2, tolerance 0.1, margin 1); Adam 3e-3 on whole batches (one minibatch of 32
+# episodes: the readout's gradient from 8 episodes is mostly noise); 192k env steps (24
+# updates of 32 envs x 250 steps), about 25 minutes on 2 CPU cores.
 PRESETS["connectome_optomotor_steer"] = _variant(
     "connectome_optomotor_quick",
     env={"episode_length": 250, "velocity_filter_s": 0.3, "reward.turn": 2.0,
          "reward.turn_tolerance_rad_s": 0.1, "reward.turn_margin_rad_s": 1.0},
-    ppo={"num_timesteps": 320_000, "unroll_length": 250, "discounting": 0.99,
-         "gae_lambda": 1.0, "split_ratio": True, "learning_rate": 1e-3, "num_eval_envs": 32,
-         "baseline_metrics": ["grating_speed_rad_s"]},
+    ppo={"num_timesteps": 192_000, "unroll_length": 250, "num_minibatches": 1,
+         "discounting": 0.99, "gae_lambda": 1.0, "split_ratio": True, "learning_rate": 3e-3,
+         "num_eval_envs": 32, "baseline_metrics": ["grating_speed_rad_s"]},
     checkpoint_every=32_000,
 )  # fmt: skip
 PRESETS["connectome_optomotor_steer"]["connectome"].update(
