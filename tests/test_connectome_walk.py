@@ -30,6 +30,42 @@ def _normalizer(size: int):
     return running_statistics.init_state(specs.Array((size,), jnp.float32))
 
 
+def _held_rollout(env, steps: int = 6, **options):
+    """A held-DN-noise policy (std exp(-0.5), a small random readout) rolled out for ``steps``
+    from 4 episode starts: ``(pol, params, norm, final carry, traj)``."""
+    from agents.recurrent_ppo.rollout import rollout
+
+    pol = connectome_walk.make(
+        env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=1.0, **options
+    )
+    n_dn, obs_size = pol.circuit.n_inputs, env.task.observation_size
+    params = pol.init(jax.random.PRNGKey(0), obs_size)
+    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
+    norm = _normalizer(obs_size)
+    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
+    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
+    state = state.replace(done=jnp.ones_like(state.done))  # the first step starts an episode
+    _, carry, traj = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, steps))(
+        params, state, pol.initial_carry(4), jax.random.PRNGKey(2)
+    )
+    return pol, params, norm, carry, traj
+
+
+def _dn_log_prob(pol, norm, traj):
+    """``params -> [T, B]``: the stored DN latents' log-probability re-evaluated over ``traj``."""
+    from agents.recurrent_ppo.rollout import evaluate_sequences
+
+    n_dn = pol.circuit.n_inputs
+
+    def log_prob(p):
+        mean, log_std, _ = evaluate_sequences(
+            pol, p, norm, traj.carry0, traj.obs, traj.reset, traj.raw_action
+        )
+        return gaussian_log_prob(traj.raw_action[..., :n_dn], mean[..., :n_dn], log_std[..., :n_dn])
+
+    return jax.jit(log_prob)
+
+
 def test_untrained_policy_walks_forward_without_falling(env):
     pol = connectome_walk.make(env.task)
     assert pol.action_size == env.action_size == 96 and pol.n_sub == 10
@@ -156,20 +192,10 @@ def test_dn_noise_held_for_the_episode_counts_its_draw_once(env):
     start and held; only that draw enters PPO's ratio (later steps: log-ratio 0 under any
     parameters), re-evaluation is exact, the first draw's gradient reaches the readout and the
     noise's std, and the critic sees the held deviation."""
-    from agents.recurrent_ppo.rollout import evaluate_sequences, gaussian_log_prob, rollout
-
-    pol = connectome_walk.make(env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=1.0)
+    pol, params, norm, _, traj = _held_rollout(env)
     n_dn, obs_size = pol.circuit.n_inputs, env.task.observation_size
     assert pol.dn_noise_held and not connectome_walk.make(env.task, dn_noise=True).dn_noise_held
-    params = pol.init(jax.random.PRNGKey(0), obs_size)
     assert params["value"][0]["w"].shape[0] == obs_size + pol.circuit.network.n_neurons + n_dn
-    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
-    norm = _normalizer(obs_size)
-    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
-    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
-    state = state.replace(done=jnp.ones_like(state.done))  # the first step starts an episode
-    roll = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 6))
-    _, _, traj = roll(params, state, pol.initial_carry(4), jax.random.PRNGKey(2))
     assert bool(jnp.all(traj.reset[0])) and not bool(jnp.any(traj.reset[1:]))
     dev = np.asarray(traj.raw_action[..., :n_dn] - traj.action_mean[..., :n_dn])
     assert 0.3 < float(np.std(dev[0])) < 1.0  # the first step draws at exp(-0.5) = 0.61
@@ -179,13 +205,7 @@ def test_dn_noise_held_for_the_episode_counts_its_draw_once(env):
     held = latent - readout - np.asarray(params["readout"]["b"])
     np.testing.assert_allclose(held[1:], np.broadcast_to(held[0], held[1:].shape), atol=1e-4)
 
-    def log_prob(p):
-        mean, log_std, _ = evaluate_sequences(
-            pol, p, norm, traj.carry0, traj.obs, traj.reset, traj.raw_action
-        )
-        return gaussian_log_prob(traj.raw_action[..., :n_dn], mean[..., :n_dn], log_std[..., :n_dn])
-
-    lp = jax.jit(log_prob)
+    lp = _dn_log_prob(pol, norm, traj)
     np.testing.assert_allclose(lp(params), traj.log_prob - gaussian_log_prob(
         traj.raw_action[..., n_dn:], traj.action_mean[..., n_dn:],
         jnp.broadcast_to(params["log_std"], traj.action_mean[..., n_dn:].shape),
@@ -205,22 +225,9 @@ def test_held_dn_noise_drawn_later_in_the_episode(env):
     the fourth step); before it the DNs follow the readout, from it on the offset is held,
     and only the draw step's log-probability depends on the readout. A reset row restarts the
     count."""
-    from agents.recurrent_ppo.rollout import evaluate_sequences, gaussian_log_prob, rollout
-
-    pol = connectome_walk.make(
-        env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=1.0, dn_noise_draw_s=0.06
-    )
+    pol, params, norm, carry, traj = _held_rollout(env, dn_noise_draw_s=0.06)
     assert pol.draw_step == 3
     n_dn, obs_size = pol.circuit.n_inputs, env.task.observation_size
-    params = pol.init(jax.random.PRNGKey(0), obs_size)
-    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
-    norm = _normalizer(obs_size)
-    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
-    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
-    state = state.replace(done=jnp.ones_like(state.done))
-    _, carry, traj = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 6))(
-        params, state, pol.initial_carry(4), jax.random.PRNGKey(2)
-    )
     np.testing.assert_array_equal(np.asarray(carry.step), 6)
     latent = np.asarray(traj.raw_action[..., :n_dn])
     readout = np.asarray(traj.obs) @ np.asarray(params["readout"]["w"])
@@ -229,13 +236,7 @@ def test_held_dn_noise_drawn_later_in_the_episode(env):
     assert 0.3 < float(np.std(held[3])) < 1.0  # the draw, at exp(-0.5) = 0.61
     np.testing.assert_allclose(held[4:], np.broadcast_to(held[3], held[4:].shape), atol=1e-4)
 
-    def log_prob(p):
-        mean, log_std, _ = evaluate_sequences(
-            pol, p, norm, traj.carry0, traj.obs, traj.reset, traj.raw_action
-        )
-        return gaussian_log_prob(traj.raw_action[..., :n_dn], mean[..., :n_dn], log_std[..., :n_dn])
-
-    lp = jax.jit(log_prob)
+    lp = _dn_log_prob(pol, norm, traj)
     moved = {**params, "readout": jax.tree.map(lambda x: x + 0.1, params["readout"])}
     change = np.asarray(lp(moved) - lp(params))
     np.testing.assert_allclose(np.delete(change, 3, axis=0), 0.0, atol=1e-5)
@@ -252,19 +253,10 @@ def test_split_ratio_clips_the_dn_draw_apart_from_the_motor_noise(env):
     to first order); once the motor ratio leaves the clip range the joint surrogate stops the
     readout's gradient from those steps, the split one keeps the DN draw's. A network without
     a latent stage is refused."""
-    from agents.recurrent_ppo.rollout import compute_gae, ppo_loss, rollout
+    from agents.recurrent_ppo.rollout import compute_gae, ppo_loss
 
-    pol = connectome_walk.make(env.task, dn_noise=True, init_dn_log_std=-0.5, dn_noise_corr=1.0)
+    pol, params, norm, _, traj = _held_rollout(env)
     n_dn, obs_size = pol.circuit.n_inputs, env.task.observation_size
-    params = pol.init(jax.random.PRNGKey(0), obs_size)
-    params["readout"]["w"] = 0.05 * jax.random.normal(jax.random.PRNGKey(3), (obs_size, n_dn))
-    norm = _normalizer(obs_size)
-    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=STEPS)
-    state = wrapped.reset(jax.random.split(jax.random.PRNGKey(1), 4))
-    state = state.replace(done=jnp.ones_like(state.done))
-    _, _, traj = jax.jit(lambda p, s, c, k: rollout(wrapped, pol, p, norm, s, c, k, 6))(
-        params, state, pol.initial_carry(4), jax.random.PRNGKey(2)
-    )
     z, m = traj.raw_action[..., :n_dn], traj.action_mean[..., :n_dn]
     first = gaussian_log_prob(z[0], m[0], jnp.broadcast_to(params["dn_log_std"], m[0].shape))
     np.testing.assert_allclose(traj.latent_log_prob[0], first, atol=1e-4)

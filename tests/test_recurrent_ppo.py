@@ -233,20 +233,26 @@ def test_regress_out_removes_what_the_observation_explains():
     assert np.corrcoef(without_start.ravel(), action.ravel())[0, 1] < 0.9  # starts differ
 
 
-def test_baseline_obs_training_step_and_bad_columns():
-    """``baseline_obs`` in a training step (still on policy at the first minibatch) and a
-    column outside the observation refused with the valid range."""
+def _one_training_step(**options):
+    """The metrics of one jitted training step of a small GRU on the cue env, with the
+    advantage-baseline ``options`` of :func:`make_training_step`."""
     net = GRUActorCritic(action_size=1, hidden_size=4)
     env, params, norm, state, _, key = _setup(net, 5)
     opt = optax.adam(1e-3)
     step = jax.jit(make_training_step(
         env, net, opt, num_envs=N_ENVS, unroll_length=5, num_minibatches=2,
         num_updates_per_batch=1, entropy_cost=0.0, discounting=0.9, gae_lambda=0.95,
-        clipping_epsilon=0.2, baseline_obs=(0,),
+        clipping_epsilon=0.2, **options,
     ))  # fmt: skip
     ts = TrainState(params, opt.init(params), norm, state, net.initial_carry(N_ENVS), key,
                     jnp.zeros((), jnp.int32))  # fmt: skip
-    _, m = step(ts)
+    return step(ts)[1]
+
+
+def test_baseline_obs_training_step_and_bad_columns():
+    """``baseline_obs`` in a training step (still on policy at the first minibatch) and a
+    column outside the observation refused with the valid range."""
+    m = _one_training_step(baseline_obs=(0,))
     assert abs(float(m["training/first_approx_kl"])) < 1e-5
     with pytest.raises(ValueError, match=r"columns in \[0, 2\)"):
         train(CueMemoryEnv(), num_timesteps=8, num_envs=4, unroll_length=2, num_minibatches=2,
@@ -265,15 +271,7 @@ def test_baseline_metrics_are_stored_per_step_and_regressed_out():
     )(params, state, net.initial_carry(N_ENVS), key)
     assert traj.baseline.shape == (7, N_ENVS, 1)
     np.testing.assert_array_equal(traj.baseline[..., 0], traj.reward)
-    opt = optax.adam(1e-3)
-    step = jax.jit(make_training_step(
-        env, net, opt, num_envs=N_ENVS, unroll_length=5, num_minibatches=2,
-        num_updates_per_batch=1, entropy_cost=0.0, discounting=0.9, gae_lambda=0.95,
-        clipping_epsilon=0.2, baseline_metrics=("recall",),
-    ))  # fmt: skip
-    ts = TrainState(params, opt.init(params), norm, state, net.initial_carry(N_ENVS), key,
-                    jnp.zeros((), jnp.int32))  # fmt: skip
-    _, m = step(ts)
+    m = _one_training_step(baseline_metrics=("recall",))
     assert abs(float(m["training/first_approx_kl"])) < 1e-5
     with pytest.raises(ValueError, match=r"not env metrics; valid: \['recall'\]"):
         train(CueMemoryEnv(), num_timesteps=8, num_envs=4, unroll_length=2, num_minibatches=2,
