@@ -254,6 +254,35 @@ PRESETS["connectome_optomotor_steer"]["connectome"].update(
     dn_noise_corr=1.0, init_dn_log_std=-0.5, dn_noise_draw_s=0.5,
 )  # fmt: skip
 
+# steer reading only the horizontal opponent pairs T4a-T4b and T5a-T5b (what the lobula plate's
+# horizontal-system cells pool; 12 symmetric weights): the vertical pairs see only the fly's
+# own pitch and bob under a rotating vertical grating, and the steer run's readout had learned
+# weights on them as large as on the horizontal ones. It did not beat steer (seed 0: eval
+# reward 193 -> 170 from 32k to 128k, steer 198 -> 234; docs/visual_connectome.md).
+PRESETS["connectome_optomotor_steer_horizontal"] = _variant("connectome_optomotor_steer")
+PRESETS["connectome_optomotor_steer_horizontal"]["connectome"]["optic_lobe"].update(
+    opponent=["T4a-T4b", "T5a-T5b"], readout_types=["T4a", "T4b", "T5a", "T5b"]
+)
+
+# The optomotor controls (docs/visual_connectome.md, "Controls"): the MLP on raw luminance
+# (the whole observation, eyes and proprioception, one frame) -> joints, with steer's episodes,
+# reward, whole-episode advantages and baseline; feedforward_quick's sizes and Adam 1e-3.
+PRESETS["feedforward_optomotor_steer"] = _variant(
+    "feedforward_quick",
+    task="Optomotor",
+    env=dict(PRESETS["connectome_optomotor_steer"]["env"]),
+    ppo={"num_timesteps": 192_000, "unroll_length": 250, "discounting": 0.99,
+         "gae_lambda": 1.0, "num_eval_envs": 32, "baseline_metrics": ["grating_speed_rad_s"]},
+    checkpoint_every=32_000,
+)  # fmt: skip
+
+# ... and the optic lobe rewired, degrees preserved (its T4/T5 lose their direction
+# selectivity: DSI 0.00-0.05 against a median of 0.57), the same readout and recipe.
+PRESETS["connectome_optomotor_steer_shuffled"] = _variant("connectome_optomotor_steer")
+PRESETS["connectome_optomotor_steer_shuffled"]["connectome"]["optic_lobe"].update(
+    wiring="shuffled", shuffle_seed=0
+)
+
 #: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a policy of the recurrent trainer
 #: (:mod:`agents.recurrent_ppo.driver`): ``"connectome"`` (readout -> VNC -> joints) and
 #: ``"feedforward"`` (its MLP control on the same action mode).

@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         help="mlp: Brax PPO's MLP; connectome: readout -> VNC -> joints (recurrent PPO; "
         "presets quick, quick_dn, quick_frozen, quick_shuffled, steer, then with --init-from "
         "steer_proprio; on a visual task the eyes drive it "
-        "through the optic lobe: quick, quick_trained); feedforward: its MLP control",
+        "through the optic lobe: quick, quick_trained, Optomotor's steer, steer_horizontal, "
+        "steer_shuffled); feedforward: its MLP control (quick; Optomotor's steer)",
     )
     parser.add_argument("--task", help="a registered task (default: the preset's, Walk)")
     parser.add_argument("--out", required=True, type=Path, help="run directory")

@@ -142,6 +142,27 @@ def test_optomotor_steer_preset_reads_opponent_motion_and_draws_once_it_is_seen(
     assert net.walk.circuit.trainable == () and not net.train_optic_lobe
 
 
+def test_optomotor_controls_differ_from_the_steer_preset_in_one_thing_each():
+    """The controls of ``steer`` on Optomotor (docs/visual_connectome.md): the optic lobe
+    rewired, degrees preserved (everything else the same), and the MLP on raw luminance with
+    the same env, episodes, advantages and baseline."""
+    steer = ppo.resolve_preset(ppo.preset_name("steer", "connectome", "Optomotor"))
+    shuffled = ppo.resolve_preset(ppo.preset_name("steer_shuffled", "connectome", "Optomotor"))
+    assert shuffled["connectome"]["optic_lobe"] == {
+        **steer["connectome"]["optic_lobe"],
+        "wiring": "shuffled",
+        "shuffle_seed": 0,
+    }
+    assert {k: v for k, v in shuffled.items() if k not in ("connectome", "preset")} == {
+        k: v for k, v in steer.items() if k not in ("connectome", "preset")
+    }
+    mlp = ppo.resolve_preset(ppo.preset_name("steer", "feedforward", "Optomotor"))
+    assert mlp["policy"] == "feedforward" and mlp["task"] == "Optomotor"
+    assert mlp["env"] == steer["env"]
+    same = ("num_timesteps", "unroll_length", "discounting", "gae_lambda", "baseline_metrics")
+    assert {k: mlp["ppo"][k] for k in same} == {k: steer["ppo"][k] for k in same}
+
+
 def test_opponent_channels_are_the_layer_differences(env):
     """``optic_lobe.opponent``: each channel is the difference of its pair's type features
     (same voltages, same pooling), so the hand-wired optomotor readout drives the DNs
@@ -172,6 +193,31 @@ def test_opponent_channels_are_the_layer_differences(env):
                             env.action_size)  # fmt: skip
 
 
+def test_named_opponent_channels_are_a_subset_of_all_four(env):
+    """``optic_lobe.opponent`` as names (the ``steer_horizontal`` preset's horizontal pairs):
+    those channels of the four, from the readout types they need; bad names are refused with
+    the valid ones, a missing type with its name."""
+    full = driver.make_network(
+        _cfg(readout_types=[f"T{k}{d}" for k in (4, 5) for d in "abcd"], n_azimuth=1,
+             n_elevation=1, opponent=True), env.task, env.action_size,
+    ).encoder  # fmt: skip
+    hs = driver.make_network(
+        _cfg(readout_types=["T4a", "T4b", "T5a", "T5b"], n_azimuth=1, n_elevation=1,
+             opponent=["T4a-T4b", "T5a-T5b"]), env.task, env.action_size,
+    ).encoder  # fmt: skip
+    assert hs.channels == ("T4a-T4b", "T5a-T5b") and hs.feature_size == 4
+    v = full.initial_state(2) + 0.5 * jax.random.normal(jax.random.PRNGKey(1), (2, 2, 45669))
+    f_full = np.asarray(full.features(v)).reshape(2, 2, 4)
+    np.testing.assert_allclose(np.asarray(hs.features(v)).reshape(2, 2, 2), f_full[:, :, [0, 2]],
+                               atol=1e-5)  # fmt: skip
+    with pytest.raises(ValueError, match=r"distinct channel names of \['T4a-T4b'"):
+        driver.make_network(_cfg(readout_types=["T4a", "T4b"], opponent=["T4a-T4c"]),
+                            env.task, env.action_size)  # fmt: skip
+    with pytest.raises(ValueError, match=r"need readout types \['T5a', 'T5b'\]"):
+        driver.make_network(_cfg(readout_types=["T4a", "T4b"], opponent=["T5a-T5b"]),
+                            env.task, env.action_size)  # fmt: skip
+
+
 def test_bad_visual_configurations_raise_clearly(env):
     with pytest.raises(KeyError, match="unknown optic_lobe options"):
         driver.make_network(_cfg(tiers=3), env.task, env.action_size)
@@ -181,6 +227,8 @@ def test_bad_visual_configurations_raise_clearly(env):
         driver.make_network(_cfg(feature_scale=0.0), env.task, env.action_size)
     with pytest.raises(ValueError, match="Lawf1 has 123 neurons"):
         driver.make_network(_cfg(readout_types=["Lawf1"]), env.task, env.action_size)
+    with pytest.raises(ValueError, match="wiring must be 'connectome' or 'shuffled'"):
+        driver.make_network(_cfg(wiring="random"), env.task, env.action_size)
     walk = flyenvs.brax.make("Walk", backend="mujoco", action_mode="joints")
     with pytest.raises(ValueError, match="needs a visual task"):
         connectome_visual.make(walk.task)

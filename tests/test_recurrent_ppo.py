@@ -350,7 +350,8 @@ def test_whole_training_state_round_trips_and_resumes(tmp_path):
         states[step] = state
         checkpoints.save(tmp_path, step, state, {"network": {"hidden_size": 8}})
 
-    train(env, num_timesteps=128, checkpoint_fn=keep, **kw)
+    first = {}
+    train(env, num_timesteps=128, checkpoint_fn=keep, progress_fn=first.__setitem__, **kw)
     assert sorted(states) == [64, 128]
     net = GRUActorCritic(action_size=1, hidden_size=8)
     template = init_training_state(net, 2, learning_rate=1e-3, max_grad_norm=0.5)
@@ -361,13 +362,16 @@ def test_whole_training_state_round_trips_and_resumes(tmp_path):
     adam = loaded["opt_state"][1][0]
     # 2 training steps of 2 epochs x 2 minibatches
     assert int(adam.count) == 8 and float(jnp.abs(adam.mu["params"]["log_std"]).sum()) > 0
-    resumed, evaluated = {}, []
+    resumed, evaluated = {}, {}
     train(
         env, num_timesteps=64, checkpoint_fn=resumed.__setitem__, restore_state=loaded,
-        progress_fn=lambda step, _: evaluated.append(step), **kw,
+        progress_fn=evaluated.__setitem__, **kw,
     )  # fmt: skip
     assert sorted(resumed) == [96, 128]  # the step count continues
-    assert evaluated == [64, 96, 128]  # the first evaluation is of the restored step
+    assert sorted(evaluated) == [64, 96, 128]  # the first evaluation is of the restored step
+    # ... on the run's own evaluation episodes: the curve goes on where it stopped
+    evals = [k for k in first[64] if k.startswith("eval/")]
+    assert {k: evaluated[64][k] for k in evals} == {k: first[64][k] for k in evals}
     end = resumed[128]
     assert int(end["env_steps"]) == 128
     assert int(end["opt_state"][1][0].count) == 2 * adam.count  # Adam's count continues

@@ -287,7 +287,8 @@ def train(
             the feed-forward control); ignored when ``network`` is given.
         network: any :class:`RecurrentNetwork` (a connectome controller, say).
         num_evals: evaluations, the first before training (as Brax), each on the same
-            ``num_eval_envs`` episodes (one key) with the deterministic policy; each calls
+            ``num_eval_envs`` episodes (one key from ``seed``, a resumed run's as well) with
+            the deterministic policy; each calls
             ``progress_fn(env_steps, metrics)``, then ``policy_params_fn(env_steps, params)``
             with ``params`` as returned (to checkpoint with :func:`agents.checkpoints.save`).
         restore_params: ``{"normalizer": ..., "network": ...}`` to start from (e.g. loaded with
@@ -341,8 +342,9 @@ def train(
         raise ValueError("pass restore_state or restore_params, not both")
 
     key_init, key_env, key_train, key_eval = jax.random.split(jax.random.PRNGKey(seed), 4)
-    if restore_state is not None:  # continue the run's key stream; fresh episodes from it
-        key_train, key_env, key_eval = jax.random.split(jnp.asarray(restore_state["key"]), 3)
+    if restore_state is not None:  # continue the run's key stream; fresh episodes from it,
+        # but the evaluation's episodes stay the run's own, so its curve goes on comparably
+        key_train, key_env, _ = jax.random.split(jnp.asarray(restore_state["key"]), 3)
     env_state = jax.jit(env.reset)(jax.random.split(key_env, num_envs))
     obs_size = int(env_state.obs.shape[-1])
     unknown = sorted(set(baseline_metrics) - set(env_state.metrics))

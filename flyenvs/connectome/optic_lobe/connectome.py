@@ -70,6 +70,9 @@ class Connectome:
     pair_target: np.ndarray  # [P] int32 postsynaptic cell type
     pair_sign: np.ndarray  # [P] float32 +1 (excitatory) or -1 (inhibitory)
     input_index: np.ndarray  # [8, C] int32 node of each input type at each column
+    #: True while every edge of a filter row joins columns at the row's offset (the compiled
+    #: connectome); False for a rewired graph (``shuffle.shuffled``), computed edge by edge.
+    convolutional: bool = True
 
     @property
     def n_neurons(self) -> int:

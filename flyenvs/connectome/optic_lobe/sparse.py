@@ -10,7 +10,8 @@ Two exact forms are used, chosen by batch size (measurements in docs/performance
   the 2,355 filter rows, the 31 x 31 window of its source type shifted by its offset; the windows
   are scaled by the row weights and summed per target type (``segment_sum`` over rows sorted by
   target). No per-edge index at all; faster than scipy's CSR mat-vec over the same edges.
-- BCSR (``jax.experimental.sparse``) for larger batches: rows = postsynaptic neurons, edges sorted
+- BCSR (``jax.experimental.sparse``) for larger batches, and at every batch for a rewired graph
+  (``Connectome.convolutional`` False): rows = postsynaptic neurons, edges sorted
   by (target, source), the batch as dense columns.
 
 Both hold filter-row indices, not weights: the weights ``sign * n_syn * max(strength, 0)`` come
@@ -62,6 +63,8 @@ class SynapseTables:
     n_types: int = field(metadata={"static": True})
     grid: int = field(metadata={"static": True})  # G
     pad: int = field(metadata={"static": True})  # P
+    #: False: the window form does not hold (a rewired graph); BCSR at every batch size.
+    convolutional: bool = field(default=True, metadata={"static": True})
 
 
 def make_tables(c: Connectome) -> SynapseTables:
@@ -109,6 +112,7 @@ def make_tables(c: Connectome) -> SynapseTables:
         n_types=len(c.cell_types),
         grid=g,
         pad=pad,
+        convolutional=bool(c.convolutional),
     )
 
 
@@ -130,7 +134,7 @@ def edge_weights(t: SynapseTables, strength: jax.Array, batch: int) -> EdgeWeigh
     """Weights for a batch of ``batch`` columns, computed once per simulation."""
     w_row = row_weights(t, strength)
     empty = jnp.zeros((0,), w_row.dtype)
-    if batch <= WINDOW_MAX_BATCH:
+    if batch <= WINDOW_MAX_BATCH and t.convolutional:
         return EdgeWeights(win=w_row[t.win_row], csr=empty)
     return EdgeWeights(win=empty, csr=w_row[t.csr_row])
 
@@ -196,7 +200,7 @@ def synaptic_input(t: SynapseTables, w: EdgeWeights, v: jax.Array) -> jax.Array:
     """``sum_j w_ij relu(v_j)`` for neuron-major voltages ``v`` [N, B]; returns [N, B]."""
     a = jax.nn.relu(v)
     batch = v.shape[1]
-    if batch <= WINDOW_MAX_BATCH:
+    if batch <= WINDOW_MAX_BATCH and t.convolutional:
         return jnp.stack([window_input(t, w.win, a[:, b]) for b in range(batch)], axis=1)
     matrix = jsparse.BCSR((w.csr, t.csr_indices, t.csr_indptr), shape=(t.n_neurons, t.n_neurons))
     return matrix @ a
