@@ -335,7 +335,7 @@ def make(
         n_azimuth=int(options.get("n_azimuth", 4)),
         n_elevation=int(options.get("n_elevation", 2)),
         feature_scale=float(options.get("feature_scale", OpticLobeEncoder.feature_scale)),
-        opponent=_opponent(options.get("opponent", False)),
+        opponent=options.get("opponent", False),
     )
     bilateral = bool(kwargs.pop("bilateral", False))
     proprio_readout = bool(kwargs.pop("proprio_readout", True))
@@ -343,8 +343,3 @@ def make(
     return VisualConnectomePolicy(
         walk, encoder, bilateral=bilateral, proprio_readout=proprio_readout
     )
-
-
-def _opponent(value: Any) -> bool | tuple[str, ...]:
-    """``optic_lobe.opponent`` from a config: a bool, or channel names (a JSON list)."""
-    return tuple(value) if isinstance(value, list | tuple) else value

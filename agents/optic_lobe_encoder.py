@@ -82,7 +82,7 @@ class OpticLobeEncoder:
     n_azimuth: int = 4
     n_elevation: int = 2
     feature_scale: float = 1.0
-    opponent: bool | tuple[str, ...] = False
+    opponent: bool | tuple[str, ...] | list[str] = False
 
     def __post_init__(self) -> None:
         if self.obs_size <= VISION_SIZE:
@@ -93,8 +93,11 @@ class OpticLobeEncoder:
             raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
         if not float(self.feature_scale) > 0:
             raise ValueError(f"feature_scale must be > 0, got {self.feature_scale}")
+        if isinstance(self.opponent, list):  # a config's JSON list of channel names
+            object.__setattr__(self, "opponent", tuple(self.opponent))
+        pairs = self._parse_opponent()
+        object.__setattr__(self, "_pairs", pairs)
         types = list(self.circuit.readout_types)
-        pairs = self.opponent_pairs
         if pairs:
             missing = [t for pair in pairs for t in pair if t not in types]
             if missing:
@@ -126,7 +129,11 @@ class OpticLobeEncoder:
     @property
     def opponent_pairs(self) -> tuple[tuple[str, str], ...]:
         """The opponent pairs read out (:attr:`opponent`): all of :data:`OPPONENT_PAIRS`, the
-        named ones, or none.
+        named ones, or none."""
+        return self._pairs  # type: ignore[attr-defined]
+
+    def _parse_opponent(self) -> tuple[tuple[str, str], ...]:
+        """:attr:`opponent_pairs` from :attr:`opponent` (once, at construction).
 
         Raises:
             ValueError: a name that is not one of the pairs (the message lists them).

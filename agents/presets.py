@@ -271,9 +271,10 @@ PRESETS["feedforward_optomotor_steer"] = _variant(
     "feedforward_quick",
     task="Optomotor",
     env=dict(PRESETS["connectome_optomotor_steer"]["env"]),
-    ppo={"num_timesteps": 192_000, "unroll_length": 250, "discounting": 0.99,
-         "gae_lambda": 1.0, "num_eval_envs": 32, "baseline_metrics": ["grating_speed_rad_s"]},
-    checkpoint_every=32_000,
+    ppo={k: PRESETS["connectome_optomotor_steer"]["ppo"][k]
+         for k in ("num_timesteps", "unroll_length", "discounting", "gae_lambda", "num_eval_envs",
+                   "baseline_metrics")},
+    checkpoint_every=PRESETS["connectome_optomotor_steer"]["checkpoint_every"],
 )  # fmt: skip
 
 # ... and the optic lobe rewired, degrees preserved (its T4/T5 lose their direction
