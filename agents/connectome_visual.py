@@ -36,6 +36,7 @@ function of the same parameters.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -56,6 +57,7 @@ from flyenvs.connectome.optic_lobe.network import DEFAULT_DT_S
 from flyenvs.connectome.vnc.network import VNCState
 
 __all__ = [
+    "DARK_TYPES",
     "N_EYES",
     "OPPONENT_PAIRS",
     "READOUT_TYPES",
@@ -63,6 +65,8 @@ __all__ = [
     "OpticLobeEncoder",
     "VisualCarry",
     "VisualConnectomePolicy",
+    "dark_object_readout",
+    "handwired_policy",
     "make",
     "optomotor_readout",
     "pooling_matrix",
@@ -232,6 +236,31 @@ class VisualConnectomePolicy:
         return seen
 
 
+def _yaw_readout(
+    policy: VisualConnectomePolicy, signs: dict[str, float], gain: float, regions: list[int]
+) -> np.ndarray:
+    """DN readout weights [encoded_size, 6] that turn the fly by ``gain * (s_left - s_right)``,
+    where ``s_eye`` = sum over ``signs`` (channel -> sign) and ``regions`` of the eye's unscaled
+    features: added to the right legs' DNg100 drive and subtracted from the left legs' (the
+    VNC turns the fly towards the side with less drive: docs/connectome_walk.md), so a larger
+    signal in the left eye turns the fly left."""
+    e = policy.encoder
+    channels = list(e.channels)
+    missing = [t for t in signs if t not in channels]
+    if missing:
+        raise ValueError(f"this readout needs channels {missing}; the policy has {channels}")
+    # eye, channel, region, side, leg
+    w = np.zeros((N_EYES, e.n_channels, e.n_regions, 2, 3), np.float32)
+    gain = gain / e.feature_scale
+    for t, sign in signs.items():
+        for eye, eye_sign in ((0, 1.0), (1, -1.0)):
+            for side, side_sign in ((0, -1.0), (1, 1.0)):  # left legs -, right legs +
+                w[eye, channels.index(t), regions, side] = gain * sign * eye_sign * side_sign
+    out = np.zeros((e.encoded_size, 6), np.float32)
+    out[e.vision_start :] = w.reshape(e.feature_size, 6)
+    return out
+
+
 def optomotor_readout(policy: VisualConnectomePolicy, gain: float = 1.0) -> np.ndarray:
     """A hand-wired optomotor readout: DN readout weights [encoded_size, 6] (the Walk policy's
     ``readout.w``; DNg100 L F/M/H, R F/M/H) from the T4/T5 features alone.
@@ -246,25 +275,57 @@ def optomotor_readout(policy: VisualConnectomePolicy, gain: float = 1.0) -> np.n
     compared with. ``gain`` is per unit of the unscaled feature (the weights are divided by
     the encoder's ``feature_scale``). With opponent channels the same signal is
     ``(T4a-T4b) + (T5a-T5b)``."""
-    e = policy.encoder
-    channels = list(e.channels)
-    if e.opponent_pairs:
+    if policy.encoder.opponent_pairs:
         signs = {"T4a-T4b": 1.0, "T5a-T5b": 1.0}
     else:
         signs = {"T4a": 1.0, "T5a": 1.0, "T4b": -1.0, "T5b": -1.0}
-    missing = [t for t in signs if t not in channels]
-    if missing:
-        raise ValueError(f"the optomotor readout needs channels {missing}")
-    # eye, channel, region, side, leg
-    w = np.zeros((N_EYES, e.n_channels, e.n_regions, 2, 3), np.float32)
-    gain = gain / e.feature_scale
-    for t, sign in signs.items():
-        for eye, eye_sign in ((0, 1.0), (1, -1.0)):
-            for side, side_sign in ((0, -1.0), (1, 1.0)):  # left legs -, right legs +
-                w[eye, channels.index(t), :, side] = gain * sign * eye_sign * side_sign
-    out = np.zeros((e.encoded_size, 6), np.float32)
-    out[e.vision_start :] = w.reshape(e.feature_size, 6)
-    return out
+    return _yaw_readout(policy, signs, gain, list(range(policy.encoder.n_regions)))
+
+
+#: The sustained OFF columnar cells: depolarised by a dark object whether it moves or not.
+DARK_TYPES: tuple[str, ...] = ("Mi9", "Tm9")
+
+
+def dark_object_readout(
+    policy: VisualConnectomePolicy, gain: float = 2.0, dorsal_only: bool = True
+) -> np.ndarray:
+    """A hand-wired readout that turns the fly towards the eye that sees more of a dark object:
+    DN readout weights [encoded_size, 6] from the Mi9 and Tm9 features (:data:`DARK_TYPES`),
+    each eye's signal their sum over its regions (``dorsal_only``: the upper elevation band,
+    where a pillar stands against the sky and the grey ground adds nothing), ``gain * (left -
+    right)`` onto the DNs as :func:`optomotor_readout`. The reference the trained VisualTaxis
+    and Pursuit readouts are compared with (docs/visual_connectome.md): the connectome's
+    version of :func:`flyenvs.tasks.visual_taxis.steer_to_darker_eye`."""
+    e = policy.encoder
+    top = e.n_elevation - 1  # pooling_matrix's dorsal band
+    regions = [r for r, band in enumerate(e.region_elevations) if not dorsal_only or band == top]
+    return _yaw_readout(policy, dict.fromkeys(DARK_TYPES, 1.0), gain, regions)
+
+
+def handwired_policy(
+    preset: str,
+    readout: Callable[[VisualConnectomePolicy], np.ndarray],
+    episode_length: int,
+) -> Any:
+    """The Gymnasium policy (:class:`agents.policies.RecurrentPolicy`) of ``preset``'s visual
+    connectome network (untrained: pretrained optic lobe, the VNC at its connectome values)
+    with its DN readout set by ``readout(network)`` (e.g. :func:`optomotor_readout`) instead of
+    learned, for episodes of ``episode_length`` control steps: the hand-wired references."""
+    import json
+
+    import flyenvs.brax
+    from agents import policies, ppo
+    from agents.recurrent_ppo import driver
+    from agents.recurrent_ppo.train import init_training_state
+
+    cfg = ppo.resolve_preset(preset, env={"episode_length": int(episode_length)})
+    cfg["connectome"]["bilateral"] = False  # the readout is written out in full
+    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
+    net = driver.make_network(cfg, env.task, env.action_size)
+    state = init_training_state(net, net.encoder.encoded_size, 1e-3, 0.5)
+    state["network"]["walk"]["readout"]["w"] = jnp.asarray(readout(net))
+    meta = json.loads(json.dumps(driver.run_meta(cfg, env)))  # as a checkpoint holds it
+    return policies.RecurrentPolicy(state, meta)
 
 
 def make(
@@ -280,8 +341,8 @@ def make(
         optic_lobe: ``trainable`` (names of the optic lobe's parameters that learn; default
             ``[]``, frozen), ``pretrained`` (ensemble member, default 0), ``readout_types``
             (default :data:`READOUT_TYPES`), ``n_azimuth``, ``n_elevation`` (default 4, 2),
-            ``feature_scale`` (default 1), ``opponent`` (default False; True, or a list of channel
-            names; both
+            ``elevation_bands`` (default all), ``feature_scale`` (default 1), ``opponent``
+            (default False; True, or a list of channel names; all
             :class:`OpticLobeEncoder`'s), ``wiring``: ``"connectome"`` (default) or
             ``"shuffled"``, the control with its edges rewired, degrees preserved
             (:func:`flyenvs.connectome.optic_lobe.shuffle.shuffled`, with ``shuffle_seed``,
@@ -302,7 +363,7 @@ def make(
         )
     options = dict(optic_lobe or {})
     valid = {"trainable", "pretrained", "readout_types", "n_azimuth", "n_elevation",
-             "feature_scale", "opponent", "wiring", "shuffle_seed"}  # fmt: skip
+             "elevation_bands", "feature_scale", "opponent", "wiring", "shuffle_seed"}  # fmt: skip
     unknown = sorted(set(options) - valid)
     if unknown:
         raise KeyError(f"unknown optic_lobe options {unknown}; valid: {sorted(valid)}")
@@ -334,6 +395,7 @@ def make(
         n_steps=round(n_steps),
         n_azimuth=int(options.get("n_azimuth", 4)),
         n_elevation=int(options.get("n_elevation", 2)),
+        elevation_bands=options.get("elevation_bands"),
         feature_scale=float(options.get("feature_scale", OpticLobeEncoder.feature_scale)),
         opponent=options.get("opponent", False),
     )

@@ -36,8 +36,9 @@ OPPONENT_PAIRS: tuple[tuple[str, str], ...] = (
 def pooling_matrix(n_azimuth: int, n_elevation: int) -> np.ndarray:
     """[721, n_azimuth * n_elevation] float32: column -> region averaging weights (each region's
     column sums to 1). Regions split the lattice into equal-width bands of its horizontal
-    coordinate (anterior -> posterior: azimuth) times bands of its vertical one (dorsal ->
-    ventral), region index ``a * n_elevation + e``."""
+    coordinate (azimuth, posterior -> anterior: band ``n_azimuth - 1`` looks ahead) times bands of
+    its vertical one (elevation, ventral -> dorsal: band ``n_elevation - 1`` sees the sky),
+    region index ``a * n_elevation + e`` (tested against rendered scenes)."""
     if int(n_azimuth) < 1 or int(n_elevation) < 1:
         raise ValueError(f"n_azimuth and n_elevation must be >= 1, got {n_azimuth}, {n_elevation}")
     x, y = lattice_xy(*hex_coords())
@@ -61,6 +62,10 @@ class OpticLobeEncoder:
         n_steps: optic-lobe Euler steps per control step (the frame held for all of them).
         dt_s: optic-lobe step (s; flyvis's 5 ms).
         n_azimuth, n_elevation: the retinal region grid (:func:`pooling_matrix`).
+        elevation_bands: the grid's elevation bands read out (0 = ventral ... ``n_elevation -
+            1`` = dorsal; None, the default: all). ``(1,)`` of 2 reads only the upper half of
+            each eye, where a pillar stands against the sky and the uniform ground, whose
+            image the fly's own stride moves, adds nothing.
         feature_scale: the features' fixed gain (dimensionless, > 0; default 1, as runs saved
             before it existed were trained). At 20, the visual presets' value, they have about
             unit scale: on Optomotor their per-type std is 0.2-2.6 (unscaled 0.011-0.13), where
@@ -81,6 +86,7 @@ class OpticLobeEncoder:
     dt_s: float = DEFAULT_DT_S
     n_azimuth: int = 4
     n_elevation: int = 2
+    elevation_bands: tuple[int, ...] | list[int] | None = None
     feature_scale: float = 1.0
     opponent: bool | tuple[str, ...] | list[str] = False
 
@@ -108,7 +114,17 @@ class OpticLobeEncoder:
         else:
             mix = np.eye(len(types), dtype=np.float32)
         object.__setattr__(self, "_mix", jnp.asarray(mix))  # [C, T]: types -> channels
-        pool = pooling_matrix(self.n_azimuth, self.n_elevation)
+        bands = range(self.n_elevation) if self.elevation_bands is None else self.elevation_bands
+        bands = tuple(int(b) for b in bands)
+        valid = set(range(self.n_elevation))
+        if not bands or len(set(bands)) != len(bands) or not set(bands) <= valid:
+            raise ValueError(
+                f"elevation_bands must be distinct bands of range({self.n_elevation}), got "
+                f"{self.elevation_bands!r}"
+            )
+        object.__setattr__(self, "_bands", bands)
+        keep = [a * self.n_elevation + e for a in range(self.n_azimuth) for e in bands]
+        pool = pooling_matrix(self.n_azimuth, self.n_elevation)[:, keep]
         p0 = self.circuit.init_params(None)
         grey = np.asarray(self.circuit.init_state(p0, 1, self.dt_s)[0])
         object.__setattr__(self, "_pool", jnp.asarray(pool))
@@ -124,7 +140,13 @@ class OpticLobeEncoder:
 
     @property
     def n_regions(self) -> int:
-        return self.n_azimuth * self.n_elevation
+        return self.n_azimuth * len(self._bands)  # type: ignore[attr-defined]
+
+    @property
+    def region_elevations(self) -> tuple[int, ...]:
+        """The elevation band of each region read out, [n_regions] (region ``a * len(bands) +
+        i`` is azimuth band ``a`` and elevation band ``bands[i]``)."""
+        return self._bands * self.n_azimuth  # type: ignore[attr-defined]
 
     @property
     def opponent_pairs(self) -> tuple[tuple[str, str], ...]:

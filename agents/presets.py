@@ -284,6 +284,36 @@ PRESETS["connectome_optomotor_steer_shuffled"]["connectome"]["optic_lobe"].updat
     wiring="shuffled", shuffle_seed=0
 )
 
+# Taxis and pursuit by the same recipe (docs/visual_connectome.md, "VisualTaxis and Pursuit"):
+# a readout of the sustained OFF columnar cells Mi9 and Tm9 (a dark object, moving or not; T4/T5
+# see only its edges), pooled per eye in front / back regions; the DN offset held for the
+# episode and drawn at 0.5 s; whole-episode advantages with the target's distance and bearing
+# (and Pursuit's target speed) regressed out (privileged, training only); Optomotor steer's PPO
+# settings. VisualTaxis reads only the dorsal half of each eye (24 symmetric weights), where the
+# pillar stands against the sky: reading the ground too (48 weights), the first run learned
+# leg-specific weights on the ground's features and no taxis (1 of 16 pillars reached). The
+# dorsal readout turns the right way but weakly, and does no better yet (1 of 16; hand-wired:
+# 10 of 16). Pursuit at 96k keeps the sphere closer than the hand-wired readout.
+_STEER_PPO = ("num_timesteps", "unroll_length", "num_minibatches", "discounting", "gae_lambda",
+              "split_ratio", "learning_rate", "num_eval_envs")  # fmt: skip
+for _task, _baseline, _bands in (
+    ("VisualTaxis", ["distance_mm", "bearing_rad"], [1]),
+    ("Pursuit", ["distance_mm", "bearing_rad", "target_speed_mm_s"], [0, 1]),
+):
+    _name = f"connectome_{_task.lower()}_steer"
+    PRESETS[_name] = _variant(
+        f"connectome_{_task.lower()}_quick",
+        env={"episode_length": 250},
+        ppo={**{k: PRESETS["connectome_optomotor_steer"]["ppo"][k] for k in _STEER_PPO},
+             "baseline_metrics": _baseline},
+        checkpoint_every=PRESETS["connectome_optomotor_steer"]["checkpoint_every"],
+    )  # fmt: skip
+    PRESETS[_name]["connectome"].update(
+        optic_lobe={"feature_scale": 20.0, "n_azimuth": 2, "n_elevation": 2,
+                    "elevation_bands": _bands, "readout_types": ["Mi9", "Tm9"]},
+        dn_noise_corr=1.0, init_dn_log_std=-0.5, dn_noise_draw_s=0.5,
+    )  # fmt: skip
+
 #: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a policy of the recurrent trainer
 #: (:mod:`agents.recurrent_ppo.driver`): ``"connectome"`` (readout -> VNC -> joints) and
 #: ``"feedforward"`` (its MLP control on the same action mode).

@@ -109,6 +109,24 @@ def _vision_panel(vision: np.ndarray, maps: np.ndarray, types: tuple[str, ...], 
     return np.asarray(grid.resize((width, height), Image.BILINEAR))
 
 
+def _frame_lines(info: dict, episode: int, step: int) -> list[str]:
+    """The text drawn on a frame: the command and what the fly did (Walk), or what the fly did
+    and what it sees (visual tasks: the grating's speed, the target's distance and bearing)."""
+    speed, turn = info["forward_speed_mm_s"], info["turn_rate_rad_s"]
+    lines = [f"episode {episode}  step {step}"]
+    if "command_speed_mm_s" in info:
+        return lines + [
+            f"speed cmd {info['command_speed_mm_s']:5.1f}  got {speed:5.1f} mm/s",
+            f"turn  cmd {info['command_turn_rad_s']:5.2f}  got {turn:5.2f} rad/s",
+        ]
+    lines.append(f"speed {speed:5.1f} mm/s  turn {turn:+5.2f} rad/s (+ left)")
+    if "grating_speed_rad_s" in info:
+        lines.append(f"grating {info['grating_speed_rad_s']:+5.2f} rad/s (+ left)")
+    if "distance_mm" in info:
+        lines.append(f"target {info['distance_mm']:5.1f} mm at {info['bearing_rad']:+5.2f} rad")
+    return lines
+
+
 def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
     """Run ``episodes`` seeded episodes (seeds ``seed``, ``seed + 1``, ...) with ``act(obs)``;
     append annotated frames to ``writer`` when given. Returns the summary figures (speeds mm/s,
@@ -137,12 +155,7 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
             turn_errors.append(abs(info["turn_rate_rad_s"] - cmd_turn))
             turns.append(info["turn_rate_rad_s"])
             if writer is not None:
-                lines = [
-                    f"episode {episode}  step {len(speeds)}",
-                    f"speed cmd {cmd_speed:5.1f}  got {info['forward_speed_mm_s']:5.1f} mm/s",
-                    f"turn  cmd {cmd_turn:5.2f}  got {info['turn_rate_rad_s']:5.2f} rad/s",
-                ]
-                frame = _annotate(env.render(), lines)
+                frame = _annotate(env.render(), _frame_lines(info, episode, len(speeds)))
                 if getattr(act, "activity", None):  # a connectome policy: its neurons too
                     history.append(act.activity)
                     frame = np.concatenate([frame, _neural_panel(history, frame.shape[0])], 1)
@@ -174,9 +187,14 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
 
 
 def _summary(stats: dict) -> str:
-    return (
+    walked = (
         f"mean forward speed {stats['mean_forward_speed_mm_s']:.2f} mm/s, distance walked "
-        f"{stats['distance_walked_mm']:.1f} mm, falls {stats['falls']}; mean |speed - command| "
+        f"{stats['distance_walked_mm']:.1f} mm, falls {stats['falls']}"
+    )
+    if np.isnan(stats["mean_command_speed_mm_s"]):  # a task without a command
+        return walked
+    return (
+        f"{walked}; mean |speed - command| "
         f"{stats['mean_abs_speed_error_mm_s']:.2f} mm/s, |turn - command| "
         f"{stats['mean_abs_turn_error_rad_s']:.2f} rad/s (episode mean turn: "
         f"{stats['mean_abs_episode_turn_error_rad_s']:.2f} rad/s; wander "

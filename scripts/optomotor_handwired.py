@@ -16,37 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _handwired(steps: int, gain: float):
-    """The visual connectome policy with its DN readout set by ``optomotor_readout(gain)``."""
-    import jax.numpy as jnp
-
-    import flyenvs.brax
-    from agents import checkpoints, connectome_visual, policies, ppo
-    from agents.recurrent_ppo import driver
-    from agents.recurrent_ppo.train import init_training_state
-
-    cfg = ppo.resolve_preset("connectome_optomotor_quick", env={"episode_length": steps})
-    cfg["connectome"]["bilateral"] = False  # the readout below is written out in full
-    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
-    net = driver.make_network(cfg, env.task, env.action_size)
-    state = init_training_state(net, net.encoder.encoded_size, 1e-3, 0.5)
-    w = connectome_visual.optomotor_readout(net, gain=gain)
-    state["network"]["walk"]["readout"]["w"] = jnp.asarray(w)
-    tmp = Path(tempfile.mkdtemp(prefix="optomotor_handwired_"))
-    try:
-        checkpoints.save(tmp, 0, state, driver.run_meta(cfg, env))
-        policy = policies.load(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return policy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import gymnasium as gym
 
-    from agents import checkpoints, policies
+    from agents import checkpoints, connectome_visual, policies
 
     if args.run is not None:
         try:
@@ -75,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(err))
         policy.env_config["episode_length"] = args.steps
     else:
-        policy = _handwired(args.steps, args.gain)
+        policy = connectome_visual.handwired_policy(
+            "connectome_optomotor_quick",
+            lambda net: connectome_visual.optomotor_readout(net, gain=args.gain),
+            args.steps,
+        )
     rows, t0 = [], time.monotonic()
     for speed in args.speeds:
         for direction in ("left", "right"):

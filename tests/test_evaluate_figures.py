@@ -47,6 +47,24 @@ def test_turn_figures_separate_the_mean_turn_from_the_wander():
     assert "episode mean turn: 0.00 rad/s; wander 0.30 rad/s" in evaluate._summary(stats)
 
 
+def test_visual_tasks_draw_what_the_fly_sees_and_report_no_command():
+    """A task without a command (the visual tasks): the frame shows the fly's speed and turn
+    with the grating or the target, and the summary leaves out the command errors (NaN)."""
+    walk = {"forward_speed_mm_s": 5.0, "turn_rate_rad_s": 0.2}
+    lines = evaluate._frame_lines({**walk, "grating_speed_rad_s": -1.2}, 0, 7)
+    assert lines == ["episode 0  step 7", "speed   5.0 mm/s  turn +0.20 rad/s (+ left)",
+                     "grating -1.20 rad/s (+ left)"]  # fmt: skip
+    lines = evaluate._frame_lines({**walk, "distance_mm": 12.5, "bearing_rad": 0.4}, 1, 2)
+    assert lines[-1] == "target  12.5 mm at +0.40 rad"
+    cmd = {**walk, "command_speed_mm_s": 6.0, "command_turn_rad_s": 0.5}
+    assert "cmd" in evaluate._frame_lines(cmd, 0, 1)[1]
+    stats = {"mean_forward_speed_mm_s": 5.0, "distance_walked_mm": 3.0, "falls": 0,
+             "mean_command_speed_mm_s": float("nan")}  # fmt: skip
+    assert evaluate._summary(stats) == (
+        "mean forward speed 5.00 mm/s, distance walked 3.0 mm, falls 0"
+    )
+
+
 def test_turn_floor_figures_and_bad_readouts(capsys):
     """scripts/turn_floor.py: the same three turn figures and the speed figures from
     [steps, envs] arrays, and a clear usage error for a readout that is not a k,kf pair."""
