@@ -50,8 +50,9 @@ def _episode(env, policy, seed: int, steps: int) -> dict:
     }
 
 
-def summarise(task: str, episodes: list[dict], config: dict) -> dict:
-    """The task's figures over ``episodes`` (:func:`_episode` records; ``config`` the env's)."""
+def summarise(task: str, episodes: list[dict], config) -> dict:
+    """The task's figures over ``episodes`` (:func:`_episode` records); ``config`` is the env's
+    resolved task config (Pursuit's set distance, tolerance and lost distance come from it)."""
     if task == "VisualTaxis":
         success = np.array([e["success"] for e in episodes])
         near = np.array([abs(e["start_bearing_rad"]) < 1.0 for e in episodes])
@@ -63,14 +64,15 @@ def summarise(task: str, episodes: list[dict], config: dict) -> dict:
             "steps_to_success": [e["steps"] for e in episodes if e["success"]],
             "falls": int(sum(e["terminated"] and not e["success"] for e in episodes)),
         }
-    target = config.get("target", {})
-    follow = float(target.get("follow_distance_mm", 6.0))
-    lost = float(target.get("lost_distance_mm", 30.0))
+    follow = float(config.target.follow_distance_mm)
+    tolerance = float(config.reward.follow_tolerance_mm)
+    lost = float(config.target.lost_distance_mm)
     errors = [np.abs(np.asarray(e["distances_mm"]) - follow) for e in episodes]
     return {
         "follow_distance_mm": follow,
+        "follow_tolerance_mm": tolerance,
         "mean_distance_error_mm": float(np.mean([err.mean() for err in errors])),
-        "fraction_within_1p5_mm": float(np.mean([(err <= 1.5).mean() for err in errors])),
+        "fraction_within_tolerance": float(np.mean([(err <= tolerance).mean() for err in errors])),
         "lost": int(sum(e["terminated"] and e["final_distance_mm"] > lost for e in episodes)),
         "falls": int(sum(e["terminated"] and e["final_distance_mm"] <= lost for e in episodes)),
     }
@@ -128,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{ep['steps']} steps" + (" (reached)" if ep["success"] else ""),
             flush=True,
         )
+    figures = summarise(task, episodes, env.unwrapped.config)
     env.close()
-    figures = summarise(task, episodes, policy.env_config)
     print(json.dumps(figures))
     record = {
         "task": task,

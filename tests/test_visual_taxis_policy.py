@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ml_collections import ConfigDict
 
 import flyenvs.brax
 from agents import connectome_visual, ppo
@@ -154,8 +155,9 @@ def test_visual_eval_pursuit_figures():
         {"distances_mm": [6.0, 20.0, 31.0], "terminated": True, "final_distance_mm": 31.0},
         {"distances_mm": [5.0], "terminated": True, "final_distance_mm": 5.0},
     ]
-    config = {"target": {"follow_distance_mm": 6.0, "lost_distance_mm": 30.0}}
+    config = ConfigDict({"target": {"follow_distance_mm": 6.0, "lost_distance_mm": 30.0},
+                         "reward": {"follow_tolerance_mm": 1.5}})  # fmt: skip
     figures = module.summarise("Pursuit", episodes, config)
     np.testing.assert_allclose(figures["mean_distance_error_mm"], (4 / 3 + 39 / 3 + 1) / 3)
-    np.testing.assert_allclose(figures["fraction_within_1p5_mm"], (2 / 3 + 1 / 3 + 1) / 3)
+    np.testing.assert_allclose(figures["fraction_within_tolerance"], (2 / 3 + 1 / 3 + 1) / 3)
     assert figures["lost"] == 1 and figures["falls"] == 1
