@@ -193,7 +193,7 @@ class VisualConnectomePolicy:
         readout = walk["readout"]
         w = jnp.asarray(readout["w"]).at[e.vision_start :].set(w_vis)
         b = jnp.concatenate([sym["bias"], sym["bias"]])
-        return {**walk, "readout": {"w": w, "b": b}}
+        return {**walk, "readout": {**readout, "w": w, "b": b}}
 
     def _walk_input(self, params, carry, obs, reset):
         """(walk carry, walk observation, optic-lobe carry or None)."""
@@ -306,11 +306,14 @@ def handwired_policy(
     preset: str,
     readout: Callable[[VisualConnectomePolicy], np.ndarray],
     episode_length: int,
+    connectome: dict[str, Any] | None = None,
 ) -> Any:
     """The Gymnasium policy (:class:`agents.policies.RecurrentPolicy`) of ``preset``'s visual
     connectome network (untrained: pretrained optic lobe, the VNC at its connectome values)
     with its DN readout set by ``readout(network)`` (e.g. :func:`optomotor_readout`) instead of
-    learned, for episodes of ``episode_length`` control steps: the hand-wired references."""
+    learned, for episodes of ``episode_length`` control steps: the hand-wired references.
+    ``connectome``: options merged into the preset's (e.g. an ascending pathway,
+    :class:`agents.connectome_walk.VNCWalkPolicy`'s ``ascending_cell``)."""
     import json
 
     import flyenvs.brax
@@ -319,6 +322,7 @@ def handwired_policy(
     from agents.recurrent_ppo.train import init_training_state
 
     cfg = ppo.resolve_preset(preset, env={"episode_length": int(episode_length)})
+    cfg["connectome"].update(connectome or {})
     cfg["connectome"]["bilateral"] = False  # the readout is written out in full
     env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)

@@ -94,6 +94,54 @@ def dn_mirror(names: tuple[str, ...]) -> np.ndarray:
     return np.asarray(swap)
 
 
+#: :attr:`VNCWalkPolicy.ascending_coupling`: for each leg, the leg whose ascending cell its
+#: descending neurons read at the start (same side).
+ASCENDING_COUPLINGS: dict[str, dict[str, str]] = {
+    "anterior": {"F": "H", "M": "F", "H": "M"},
+    "posterior": {"F": "M", "M": "H", "H": "F"},
+    "same": {"F": "F", "M": "M", "H": "H"},
+}
+
+
+#: :data:`constants.LEGS`' left-right swap (LF <-> RF, ...).
+_LEG_MIRROR = np.array([constants.LEGS.index(("R" if g[0] == "L" else "L") + g[1])
+                        for g in constants.LEGS])  # fmt: skip
+
+
+def ascending_init(
+    network: Any, cell: str, coupling: str, gain: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ascending input of the DN readout: the indices [6] of ``<cell>_<leg>`` among the
+    network's neurons (:data:`LEGS` order) and the initial weights [6, n_dn]: ``gain`` from
+    the leg :data:`ASCENDING_COUPLINGS` names onto each descending neuron ``<type>_<leg>``,
+    0 elsewhere. Raises ValueError for a cell the network lacks in some leg, an unknown
+    coupling, or a descending neuron not named by its leg."""
+    if coupling not in ASCENDING_COUPLINGS:
+        raise ValueError(
+            f"unknown ascending_coupling {coupling!r}; valid: {sorted(ASCENDING_COUPLINGS)}"
+        )
+    names = list(network.neuron_names)
+    missing = [f"{cell}_{leg}" for leg in constants.LEGS if f"{cell}_{leg}" not in names]
+    if missing:
+        legs = set(constants.LEGS)
+        cells = sorted({n.rpartition("_")[0] for n in names if n.rpartition("_")[2] in legs})
+        raise ValueError(
+            f"ascending_cell {cell!r}: the network has no {missing}; cell types found in every "
+            f"leg's neuromere: {cells}"
+        )
+    index = np.array([names.index(f"{cell}_{leg}") for leg in constants.LEGS], np.int32)
+    init = np.zeros((len(constants.LEGS), len(network.dn_names)), np.float32)
+    for j, dn in enumerate(network.dn_names):
+        leg = dn.rpartition("_")[2]
+        if leg not in constants.LEGS:
+            raise ValueError(
+                f"ascending coupling needs descending neurons named <type>_<leg>; got {dn!r}"
+            )
+        source = leg[0] + ASCENDING_COUPLINGS[coupling][leg[1]]
+        init[constants.LEGS.index(source), j] = gain
+    return index, init
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class VNCWalkPolicy:
     """Readout -> VNC circuit -> chunked joint targets (see the module docstring).
@@ -150,6 +198,21 @@ class VNCWalkPolicy:
             With the held DN noise only the episode's first draw trains the readout, so the
             weights of inputs that carry no steering signal only fit noise
             (docs/connectome_walk.md).
+        ascending_cell: a VNC cell type (e.g. ``"I1"``) whose rate in every leg (``<cell>_<leg>``,
+            :data:`LEGS` order) the DN readout also sees, as ``tanh(rate / 50 Hz)`` of the carry
+            at the step's start: an ascending pathway that feeds the VNC's own rhythm back onto
+            the descending neurons, through weights ``readout["w_asc"]`` [6, n_dn] that train
+            with the readout. ``""`` (the default): none. A constant drive walks the embedded
+            network at 1.1-3.1 mm/s and turns it at most +-0.23 rad/s (docs/vnc.md); I1 of the
+            leg in front at gain -3 makes the same DN offsets walk it at 1.8-11 mm/s and turn it
+            +-0.9 rad/s, straight at a symmetric drive (docs/connectome_walk.md, "Ascending
+            feedback").
+        ascending_coupling: which leg's cell each leg's DNs read at the start
+            (:data:`ASCENDING_COUPLINGS`): ``"anterior"`` the leg in front on the same side
+            (the front leg reads the hind leg), ``"posterior"`` the leg behind (the hind leg
+            reads the front leg), ``"same"`` its own.
+        init_ascending_gain: the initial weight of those pairs (0: the readout starts blind
+            to the ascending input; every other entry of ``w_asc`` starts at 0).
         readout_mirror: [obs_size] of +-1, each observation column's sign in the fly's mirror
             image (None: no symmetry). Given, the readout is held bilaterally symmetric: the
             mirrored observation drives the mirrored DNs (left and right swapped), ``W = (W +
@@ -176,6 +239,9 @@ class VNCWalkPolicy:
     dn_noise_stationary: bool = False
     dn_noise_draw_s: float = 0.0
     learn_action_std: bool = True
+    ascending_cell: str = ""
+    ascending_coupling: str = "anterior"
+    init_ascending_gain: float = 0.0
     readout_mask: np.ndarray | None = None
     readout_mirror: np.ndarray | None = None
     #: The env receives the Gaussian sample clipped to [-1, 1] (the mean is the motor output).
@@ -216,6 +282,13 @@ class VNCWalkPolicy:
             object.__setattr__(self, "readout_mirror", mirror)
             object.__setattr__(self, "_dn_swap", dn_mirror(self.circuit.network.dn_names))
         object.__setattr__(self, "_warm", self._warm_rates())
+        if self.ascending_cell:
+            index, init = ascending_init(
+                self.circuit.network, self.ascending_cell, self.ascending_coupling,
+                self.init_ascending_gain,
+            )  # fmt: skip
+            object.__setattr__(self, "_asc_index", index)
+            object.__setattr__(self, "_asc_init", init)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -277,9 +350,12 @@ class VNCWalkPolicy:
         extra = {}
         if self.dn_noise:
             extra["dn_log_std"] = jnp.full((n_dn,), self.init_dn_log_std, jnp.float32)
+        readout = {"w": jnp.zeros((obs_size, n_dn)), "b": jnp.zeros((n_dn,))}
+        if self.ascending_cell:
+            readout["w_asc"] = jnp.asarray(self._asc_init)  # type: ignore[attr-defined]
         return {
             **extra,
-            "readout": {"w": jnp.zeros((obs_size, n_dn)), "b": jnp.zeros((n_dn,))},
+            "readout": readout,
             "vnc": {k: jnp.zeros_like(v) for k, v in p0.items()},
             "adhesion_gain": jnp.asarray(self.init_adhesion_gain, jnp.float32),
             "log_std": jnp.full((self.action_size,), self.init_log_std, jnp.float32),
@@ -310,28 +386,43 @@ class VNCWalkPolicy:
             step = jnp.where(reset, 0, step)
         return vnc, dev, step
 
-    def dn_readout(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
+    def dn_readout(
+        self, params: dict[str, Any], obs: jax.Array, rates_hz: jax.Array | None = None
+    ) -> jax.Array:
         """The readout ``W obs + b`` [batch, n_dn] (before the tanh) for normalised obs (``W``'s
-        rows outside :attr:`readout_mask` held at 0)."""
+        rows outside :attr:`readout_mask` held at 0), plus ``tanh(rates / 50 Hz) @ w_asc`` of
+        the :attr:`ascending_cell` from the VNC's rates ``rates_hz`` [batch, n_neurons] (Hz)
+        where there is one (then ``rates_hz`` is required)."""
         r = params["readout"]
         w, b = r["w"], r["b"]
         if self.readout_mirror is not None:  # bilateral: mirrored obs -> mirrored DNs
             swap = self._dn_swap  # type: ignore[attr-defined]
             w = 0.5 * (w + self.readout_mirror[:, None] * w[:, swap])
             b = 0.5 * (b + b[swap])
+            if self.ascending_cell:  # the mirrored legs' cells drive the mirrored DNs
+                legs = _LEG_MIRROR
+                r = {**r, "w_asc": 0.5 * (r["w_asc"] + r["w_asc"][legs][:, swap])}
         if self.readout_mask is not None:
             w = w * self.readout_mask[:, None]
-        return obs @ w + b
+        out = obs @ w + b
+        if self.ascending_cell:
+            if rates_hz is None:
+                raise ValueError("a readout with an ascending_cell needs the VNC's rates_hz")
+            asc = jnp.tanh(rates_hz[:, self._asc_index] / FEATURE_RATE_HZ)  # type: ignore[attr-defined]
+            out = out + asc @ r["w_asc"]
+        return out
 
     def drive(self, x: jax.Array) -> jax.Array:
         """Descending-neuron input currents ``center + gain * tanh(x)`` for a readout (or its
         noisy latent) ``x`` [batch, n_dn]."""
         return self.drive_center + self.drive_gain * jnp.tanh(x)
 
-    def dn_input(self, params: dict[str, Any], obs: jax.Array) -> jax.Array:
+    def dn_input(
+        self, params: dict[str, Any], obs: jax.Array, rates_hz: jax.Array | None = None
+    ) -> jax.Array:
         """Descending-neuron input currents [batch, n_dn] for normalised obs [batch, O] (the
-        mean drive: no DN noise)."""
-        return self.drive(self.dn_readout(params, obs))
+        mean drive: no DN noise; ``rates_hz`` as :meth:`dn_readout`)."""
+        return self.drive(self.dn_readout(params, obs, rates_hz))
 
     def vnc_params(self, params: dict[str, Any]) -> dict[str, jax.Array]:
         """The circuit's parameters (physical units) from the policy's changes ``params["vnc"]``
@@ -370,7 +461,7 @@ class VNCWalkPolicy:
         ``dn_input`` [B, n_dn] (input current of each descending neuron) and
         ``pool_rates_hz`` [B, C, n_pools] (motor-pool rates at the end of each chunk row)."""
         carry, _, _ = self._start(carry, reset)
-        dn = self.dn_input(params, obs)
+        dn = self.dn_input(params, obs, carry.rates_hz)
         _, out = self.motor(params, carry, dn)
         return {"dn_input": dn, "pool_rates_hz": out["pool_rates_hz"]}
 
@@ -397,7 +488,7 @@ class VNCWalkPolicy:
         if self.dn_noise_held:  # the critic sees the offset held for the episode (0 at a start)
             features.append(jax.lax.stop_gradient(dev))
         value = _mlp(params["value"], jnp.concatenate(features, axis=-1))[:, 0]
-        pre = self.dn_readout(params, obs)
+        pre = self.dn_readout(params, obs, vnc.rates_hz)
         if self.dn_noise_held:
             first = (step == self.draw_step)[:, None]
             if latent is None:  # the draw step draws the offset; other steps keep it (0 before)

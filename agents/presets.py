@@ -199,6 +199,16 @@ PRESETS["connectome_steer_proprio"] = _variant(
 )
 del PRESETS["connectome_steer_proprio"]["connectome"]["readout_obs"]
 
+# steer with an ascending pathway (docs/connectome_walk.md, "Ascending feedback"): the DN readout
+# also reads the I1 interneuron of the leg in front on the same side (the front leg: the hind
+# leg), at -3 to start; the same held DN offsets then walk the frozen VNC at 2.2-11 mm/s
+# instead of 1.1-3.1, straight when symmetric. Otherwise steer's recipe and steps.
+PRESETS["connectome_steer_ascending"] = _variant(
+    "connectome_steer",
+    connectome={"ascending_cell": "I1", "ascending_coupling": "anterior",
+                "init_ascending_gain": -3.0},
+)  # fmt: skip
+
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
 # ensemble member 0, frozen: run once per env step as the observation) -> DN readout from vision
 # alone, left-right symmetric (no constant turn), with correlated DN exploration noise -> VNC

@@ -88,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="hand-wired: read every elevation band, not only the dorsal one",
     )
+    parser.add_argument(
+        "--ascending-gain",
+        type=float,
+        default=0.0,
+        help="hand-wired: also feed I1 of the leg in front back onto each leg's DNs at this "
+        "gain (an ascending pathway; 0: none)",
+    )
     parser.add_argument("--episodes", type=int, default=16, help="seeded episodes (seeds 0..)")
     parser.add_argument("--steps", type=int, default=250, help="control steps per episode")
     parser.add_argument("--out", type=Path, help="JSON output")
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --episodes >= 1 and --steps >= 1")
     if (args.run is None) == (args.task is None):
         parser.error("give either --run RUN or --task TASK (the hand-wired readout)")
+    if args.run is not None and args.ascending_gain:
+        parser.error("--ascending-gain is for the hand-wired readout; a run has its own")
 
     import gymnasium as gym
 
@@ -117,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 net, gain=args.gain, dorsal_only=not args.all_regions
             ),
             args.steps,
+            connectome={"ascending_cell": "I1", "init_ascending_gain": args.ascending_gain}
+            if args.ascending_gain
+            else None,
         )
     config = {**policy.env_config, "episode_length": args.steps}
     env = gym.make(policy.gym_id, **config)
@@ -137,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "task": task,
         "run": str(args.run) if args.run else None,
         "gain": None if args.run else args.gain,
+        "ascending_gain": None if args.run else args.ascending_gain,
         "all_regions": args.all_regions,
         "episodes": args.episodes,
         "steps": args.steps,

@@ -6,7 +6,10 @@ with the DNg100 drive set by the readout's bias alone: ``dn = center + gain * ta
 ``b = forward`` on every leg (faster / slower stepping) plus ``+turn`` on the left legs and
 ``-turn`` on the right ones (asymmetry). For each (forward, turn) pair it reports the mean
 forward speed and turn rate after a warm-up, and the falls. This is the open-loop envelope: a
-trained readout also feeds proprioception back, which can move the gait beyond it.
+trained readout also feeds proprioception back, which can move the gait beyond it. With
+``--ascending-cell`` the readout also reads that VNC cell's rate in every leg (an ascending
+pathway, ``VNCWalkPolicy.ascending_cell``) at ``--ascending-gain`` from the leg
+``--ascending-coupling`` names: the closed-loop envelope of that feedback.
 
     python scripts/vnc_envelope.py --out outputs/vnc_envelope.json
 """
@@ -29,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envs", type=int, default=4, help="episodes per setting")
     parser.add_argument("--steps", type=int, default=150, help="control steps (20 ms)")
     parser.add_argument("--warmup-steps", type=int, default=25, help="steps left out")
+    parser.add_argument(
+        "--ascending-cell", default="", help="VNC cell the DN readout also reads (e.g. I1)"
+    )
+    parser.add_argument("--ascending-coupling", default="anterior", help="anterior|posterior|same")
+    parser.add_argument("--ascending-gain", type=float, default=0.0, help="its readout weight")
     parser.add_argument("--out", type=Path, help="JSON output")
     args = parser.parse_args(argv)
     if args.envs < 1 or not 0 <= args.warmup_steps < args.steps:
@@ -45,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = ppo.resolve_preset("connectome_quick", env={"episode_length": args.steps})
     cfg["connectome"]["drive_gain"] = args.drive_gain
+    if args.ascending_cell:
+        cfg["connectome"].update(
+            ascending_cell=args.ascending_cell,
+            ascending_coupling=args.ascending_coupling,
+            init_ascending_gain=args.ascending_gain,
+        )
     env = flyenvs.brax.make("Walk", backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)
     start = init_training_state(net, env.task.observation_size, 1e-3, 0.5)
@@ -97,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     record = {
         "drive_gain": args.drive_gain,
+        "ascending": [args.ascending_cell, args.ascending_coupling, args.ascending_gain],
         "envs": args.envs,
         "steps": args.steps,
         "warmup_steps": args.warmup_steps,

@@ -78,6 +78,21 @@ def test_taxis_and_pursuit_steer_presets_read_the_sustained_off_cells(task, band
     assert net.walk.dn_noise_held and net.walk.draw_step == 25 and not net.train_optic_lobe
 
 
+def test_bilateral_visual_readout_keeps_the_ascending_weights():
+    """A visual policy with an ascending pathway (``VNCWalkPolicy.ascending_cell``) and the
+    bilateral readout passes its ascending weights on to the Walk policy unchanged."""
+    cfg = ppo.resolve_preset(ppo.preset_name("steer", "connectome", "VisualTaxis"))
+    cfg["env"]["episode_length"] = 8
+    cfg["connectome"].update(ascending_cell="I1", init_ascending_gain=-3.0)
+    assert cfg["connectome"]["bilateral"]
+    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
+    net = driver.make_network(cfg, env.task, env.action_size)
+    params = net.init(jax.random.PRNGKey(0), net.encoder.encoded_size)
+    walk = net.walk_params(params)["readout"]
+    np.testing.assert_array_equal(walk["w_asc"], params["walk"]["readout"]["w_asc"])
+    assert np.count_nonzero(walk["w_asc"]) == 6
+
+
 def test_elevation_bands_select_regions_of_the_full_grid(taxis_net):
     """``optic_lobe.elevation_bands`` keeps those bands' columns of the full grid's features,
     in order; bands outside the grid, repeated or none are refused."""
@@ -129,16 +144,19 @@ def test_visual_eval_script_smoke_and_bad_arguments(tmp_path):
     """scripts/visual_eval.py on the hand-wired readout (one short VisualTaxis episode), and its
     refusals."""
     out = tmp_path / "taxis.json"
-    args = ["--task", "VisualTaxis", "--episodes", "1", "--steps", "5", "--out", str(out)]
+    args = ["--task", "VisualTaxis", "--episodes", "1", "--steps", "5", "--out", str(out),
+            "--ascending-gain", "-3"]  # fmt: skip
     result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads(out.read_text())
     assert record["task"] == "VisualTaxis" and record["success_rate"] == 0.0
+    assert record["ascending_gain"] == -3.0
     assert record["per_episode"][0]["steps"] == 5 and record["falls"] == 0
     for args, message in (
         ([], "give either --run RUN or --task TASK"),
         (["--task", "Pursuit", "--episodes", "0"], "need --episodes >= 1"),
         (["--run", str(tmp_path / "nowhere")], "nowhere"),
+        (["--run", str(tmp_path), "--ascending-gain", "-3"], "--ascending-gain is for the hand"),
     ):
         bad = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr[-500:]
