@@ -208,6 +208,16 @@ PRESETS["connectome_steer_ascending"] = _variant(
     connectome={"ascending_cell": "I1", "ascending_coupling": "anterior",
                 "init_ascending_gain": -3.0},
 )  # fmt: skip
+# ... fine-tuned for speed (a ``steer_ascending`` run via ``init_from``): steer's reward pays
+# for turning (weight 2, margin 1 rad/s) and barely for speed (weight 1, margin 4 mm/s, so
+# 1 mm/s off costs little), and the readout's speed row stayed small; here the speed term's
+# margin is 2 mm/s; 160k env steps.
+PRESETS["connectome_steer_ascending_speed"] = _variant(
+    "connectome_steer_ascending",
+    env={"reward.speed_margin_mm_s": 2.0},
+    ppo={"num_timesteps": 160_000},
+    fine_tunes="connectome_steer_ascending",
+)
 
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
 # ensemble member 0, frozen: run once per env step as the observation) -> DN readout from vision

@@ -108,6 +108,8 @@ def test_ascending_preset_builds_and_starts_coupled():
     params = net.init(jax.random.PRNGKey(0), env.task.observation_size)
     w = np.asarray(params["readout"]["w_asc"])
     assert np.count_nonzero(w) == 6 and np.all(w[w != 0] == -3.0)
+    with pytest.raises(ValueError, match="fine-tunes a run of preset 'connectome_steer_ascending'"):
+        ppo.resolve_preset("connectome_steer_ascending_speed")
 
 
 def test_ascending_feedback_walks_the_frozen_vnc_faster():
