@@ -202,11 +202,11 @@ class VNCWalkPolicy:
             :data:`LEGS` order) the DN readout also sees, as ``tanh(rate / 50 Hz)`` of the carry
             at the step's start: an ascending pathway that feeds the VNC's own rhythm back onto
             the descending neurons, through weights ``readout["w_asc"]`` [6, n_dn] that train
-            with the readout. ``""`` (the default): none. A constant drive walks the embedded
-            network at 1.1-3.1 mm/s and turns it at most +-0.23 rad/s (docs/vnc.md); I1 of the
-            leg in front at gain -3 makes the same DN offsets walk it at 1.8-11 mm/s and turn it
-            +-0.9 rad/s, straight at a symmetric drive (docs/connectome_walk.md, "Ascending
-            feedback").
+            with the readout. ``""`` (the default): none. Offsets of the readout's bias walk the
+            embedded network at 2.1-3.7 mm/s and turn it by -0.29 to +0.43 rad/s; with I1 of
+            the leg in front at gain -3 the same offsets walk it at 2.2-11.2 mm/s and turn it
+            by -0.61 to +0.96 rad/s, straight at a symmetric drive (``scripts/vnc_envelope.py``;
+            docs/connectome_walk.md, "Ascending feedback").
         ascending_coupling: which leg's cell each leg's DNs read at the start
             (:data:`ASCENDING_COUPLINGS`): ``"anterior"`` the leg in front on the same side
             (the front leg reads the hind leg), ``"posterior"`` the leg behind (the hind leg
