@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.walk_readout import LEG_MIRROR, ascending_init, dn_mirror, readout_columns
 from flyenvs.body import constants
 from flyenvs.connectome import circuit as circuit_lib
 from flyenvs.connectome.vnc.circuit import VNCCircuit
@@ -72,74 +73,6 @@ def _mlp(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
     for layer in params[:-1]:
         x = jnp.tanh(x @ layer["w"] + layer["b"])
     return x @ params[-1]["w"] + params[-1]["b"]
-
-
-#: Observation entries whose mirror image (the fly reflected left-right) is known: the signs
-#: of their columns. Walk's command: the speed is kept, the turn rate (left positive) negated.
-MIRROR_SIGNS: dict[str, tuple[float, ...]] = {"command": (1.0, -1.0)}
-
-
-def dn_mirror(names: tuple[str, ...]) -> np.ndarray:
-    """The left-right swap of descending neurons named ``<type>_<L|R><leg>`` (e.g.
-    ``DNg100_LF`` <-> ``DNg100_RF``): index array [n_dn]. Raises ValueError for a name whose
-    mirror partner is missing."""
-    index = {n: i for i, n in enumerate(names)}
-    swap = []
-    for n in names:
-        head, _, side = n.rpartition("_")
-        partner = f"{head}_{dict(L='R', R='L').get(side[:1], '?')}{side[1:]}"
-        if partner not in index:
-            raise ValueError(f"descending neuron {n!r} has no mirror partner {partner!r}")
-        swap.append(index[partner])
-    return np.asarray(swap)
-
-
-#: :attr:`VNCWalkPolicy.ascending_coupling`: for each leg, the leg whose ascending cell its
-#: descending neurons read at the start (same side).
-ASCENDING_COUPLINGS: dict[str, dict[str, str]] = {
-    "anterior": {"F": "H", "M": "F", "H": "M"},
-    "posterior": {"F": "M", "M": "H", "H": "F"},
-    "same": {"F": "F", "M": "M", "H": "H"},
-}
-
-
-#: :data:`constants.LEGS`' left-right swap (LF <-> RF, ...).
-_LEG_MIRROR = np.array([constants.LEGS.index(("R" if g[0] == "L" else "L") + g[1])
-                        for g in constants.LEGS])  # fmt: skip
-
-
-def ascending_init(
-    network: Any, cell: str, coupling: str, gain: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ascending input of the DN readout: the indices [6] of ``<cell>_<leg>`` among the
-    network's neurons (:data:`LEGS` order) and the initial weights [6, n_dn]: ``gain`` from
-    the leg :data:`ASCENDING_COUPLINGS` names onto each descending neuron ``<type>_<leg>``,
-    0 elsewhere. Raises ValueError for a cell the network lacks in some leg, an unknown
-    coupling, or a descending neuron not named by its leg."""
-    if coupling not in ASCENDING_COUPLINGS:
-        raise ValueError(
-            f"unknown ascending_coupling {coupling!r}; valid: {sorted(ASCENDING_COUPLINGS)}"
-        )
-    names = list(network.neuron_names)
-    missing = [f"{cell}_{leg}" for leg in constants.LEGS if f"{cell}_{leg}" not in names]
-    if missing:
-        legs = set(constants.LEGS)
-        cells = sorted({n.rpartition("_")[0] for n in names if n.rpartition("_")[2] in legs})
-        raise ValueError(
-            f"ascending_cell {cell!r}: the network has no {missing}; cell types found in every "
-            f"leg's neuromere: {cells}"
-        )
-    index = np.array([names.index(f"{cell}_{leg}") for leg in constants.LEGS], np.int32)
-    init = np.zeros((len(constants.LEGS), len(network.dn_names)), np.float32)
-    for j, dn in enumerate(network.dn_names):
-        leg = dn.rpartition("_")[2]
-        if leg not in constants.LEGS:
-            raise ValueError(
-                f"ascending coupling needs descending neurons named <type>_<leg>; got {dn!r}"
-            )
-        source = leg[0] + ASCENDING_COUPLINGS[coupling][leg[1]]
-        init[constants.LEGS.index(source), j] = gain
-    return index, init
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -198,27 +131,22 @@ class VNCWalkPolicy:
             With the held DN noise only the episode's first draw trains the readout, so the
             weights of inputs that carry no steering signal only fit noise
             (docs/connectome_walk.md).
-        ascending_cell: a VNC cell type (e.g. ``"I1"``) whose rate in every leg (``<cell>_<leg>``,
-            :data:`LEGS` order) the DN readout also sees, as ``tanh(rate / 50 Hz)`` of the carry
-            at the step's start: an ascending pathway that feeds the VNC's own rhythm back onto
-            the descending neurons, through weights ``readout["w_asc"]`` [6, n_dn] that train
-            with the readout. ``""`` (the default): none. Offsets of the readout's bias walk the
-            embedded network at 2.1-3.7 mm/s and turn it by -0.29 to +0.43 rad/s; with I1 of
-            the leg in front at gain -3 the same offsets walk it at 2.2-11.2 mm/s and turn it
-            by -0.61 to +0.96 rad/s, straight at a symmetric drive (``scripts/vnc_envelope.py``;
-            docs/connectome_walk.md, "Ascending feedback").
-        ascending_coupling: which leg's cell each leg's DNs read at the start
-            (:data:`ASCENDING_COUPLINGS`): ``"anterior"`` the leg in front on the same side
-            (the front leg reads the hind leg), ``"posterior"`` the leg behind (the hind leg
-            reads the front leg), ``"same"`` its own.
-        init_ascending_gain: the initial weight of those pairs (0: the readout starts blind
-            to the ascending input; every other entry of ``w_asc`` starts at 0).
+        ascending_cell: a VNC cell type (e.g. ``"I1"``) whose rate in every leg (``<cell>_<leg>``)
+            the DN readout also reads, as ``tanh(rate / 50 Hz)`` of the carry at the step's
+            start, through weights ``readout["w_asc"]`` [6, n_dn] that train with the readout:
+            an ascending pathway (docs/connectome_walk.md, "Ascending feedback"; I1 of the leg
+            in front at -3 widens the gait to 2.2-11.2 mm/s from 2.1-3.7). ``""``: none.
+        ascending_coupling, init_ascending_gain: where ``w_asc`` starts: ``init_ascending_gain``
+            from the leg :data:`agents.walk_readout.ASCENDING_COUPLINGS` names onto each leg's
+            DNs (``"anterior"``: the leg in front on the same side, the front leg reading the
+            hind leg; ``"posterior"``; ``"same"``), 0 elsewhere.
         readout_mirror: [obs_size] of +-1, each observation column's sign in the fly's mirror
             image (None: no symmetry). Given, the readout is held bilaterally symmetric: the
             mirrored observation drives the mirrored DNs (left and right swapped), ``W = (W +
             S W P) / 2`` and ``b = (b + b P) / 2`` with S the signs and P the left-right DN
-            swap. :func:`make` builds it with ``readout_symmetry="bilateral"`` for the
-            entries of :data:`MIRROR_SIGNS` (Walk's command: speed kept, turn negated).
+            swap. :func:`make` builds it with ``readout_symmetry="bilateral"`` for the entries
+            of :data:`agents.walk_readout.MIRROR_SIGNS` (Walk's command: speed kept, turn
+            negated).
     """
 
     circuit: VNCCircuit
@@ -400,8 +328,7 @@ class VNCWalkPolicy:
             w = 0.5 * (w + self.readout_mirror[:, None] * w[:, swap])
             b = 0.5 * (b + b[swap])
             if self.ascending_cell:  # the mirrored legs' cells drive the mirrored DNs
-                legs = _LEG_MIRROR
-                r = {**r, "w_asc": 0.5 * (r["w_asc"] + r["w_asc"][legs][:, swap])}
+                r = {**r, "w_asc": 0.5 * (r["w_asc"] + r["w_asc"][LEG_MIRROR][:, swap])}
         if self.readout_mask is not None:
             w = w * self.readout_mask[:, None]
         out = obs @ w + b
@@ -534,7 +461,6 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
     readout only). Other ``kwargs``: :class:`VNCWalkPolicy`'s options."""
     from flyenvs.connectome import vnc
     from flyenvs.tasks.action_modes.base import joint_range_rad
-    from flyenvs.tasks.base import observation_columns
 
     config = task.config
     if config.action_mode != "joints":
@@ -549,27 +475,10 @@ def make(task: Any, trainable: tuple[str, ...] | None = None, **kwargs: Any) -> 
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise KeyError(f"unknown connectome policy options {unknown}; valid: {sorted(valid)}")
-    readout_obs = kwargs.pop("readout_obs", None)
-    if readout_obs is not None:  # the names of the observation entries the readout sees
-        mask = np.zeros(task.observation_size, np.float32)
-        mask[list(observation_columns(task.observation_spec, readout_obs))] = 1.0
-        kwargs["readout_mask"] = mask
-    symmetry = kwargs.pop("readout_symmetry", None)
-    if symmetry == "bilateral":
-        unknown = sorted(set(readout_obs or task.observation_spec) - set(MIRROR_SIGNS))
-        if unknown:
-            raise ValueError(
-                f"readout_symmetry='bilateral' needs the mirror image of every entry the "
-                f"readout sees; unknown for {unknown} (known: {sorted(MIRROR_SIGNS)}); limit "
-                "the readout with readout_obs"
-            )
-        mirror = np.ones(task.observation_size, np.float32)
-        for name, signs in MIRROR_SIGNS.items():
-            if name in task.observation_spec:
-                mirror[list(observation_columns(task.observation_spec, [name]))] = signs
-        kwargs["readout_mirror"] = mirror
-    elif symmetry is not None:
-        raise ValueError(f"readout_symmetry must be None or 'bilateral', got {symmetry!r}")
+    mask, mirror = readout_columns(
+        task, kwargs.pop("readout_obs", None), kwargs.pop("readout_symmetry", None)
+    )
+    kwargs.update(readout_mask=mask, readout_mirror=mirror)
     network = vnc.build(kwargs.pop("manc_dir", None) or None)
     wiring = kwargs.pop("wiring", "connectome")
     seed = kwargs.pop("shuffle_seed", 0)
