@@ -31,8 +31,8 @@ def dn_mirror(names: tuple[str, ...]) -> np.ndarray:
     return np.asarray(swap)
 
 
-#: :attr:`VNCWalkPolicy.ascending_coupling`: for each leg, the leg whose ascending cell its
-#: descending neurons read at the start (same side).
+#: ``ascending_coupling`` of :class:`agents.connectome_walk.VNCWalkPolicy`: for each leg, the
+#: leg whose ascending cell its descending neurons read at the start (same side).
 ASCENDING_COUPLINGS: dict[str, dict[str, str]] = {
     "anterior": {"F": "H", "M": "F", "H": "M"},
     "posterior": {"F": "M", "M": "H", "H": "F"},
@@ -49,7 +49,7 @@ def ascending_init(
     network: Any, cell: str, coupling: str, gain: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ascending input of the DN readout: the indices [6] of ``<cell>_<leg>`` among the
-    network's neurons (:data:`LEGS` order) and the initial weights [6, n_dn]: ``gain`` from
+    network's neurons (``constants.LEGS`` order) and the initial weights [6, n_dn]: ``gain`` from
     the leg :data:`ASCENDING_COUPLINGS` names onto each descending neuron ``<type>_<leg>``,
     0 elsewhere. Raises ValueError for a cell the network lacks in some leg, an unknown
     coupling, or a descending neuron not named by its leg."""
