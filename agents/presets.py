@@ -218,6 +218,16 @@ PRESETS["connectome_steer_ascending_speed"] = _variant(
     ppo={"num_timesteps": 160_000},
     fine_tunes="connectome_steer_ascending",
 )
+# ... fine-tuned from a speed row set from the envelope (scripts/calibrate_speed.py writes the
+# start from a steer_ascending checkpoint: the speed command mapped onto the drive offset the
+# policy's own envelope says walks at that speed; docs/connectome_walk.md, "A speed row from
+# the envelope"): steer's recipe at Adam 3e-4, so that PPO tunes the readout around that start
+# rather than relearning it; 128k env steps (about 16 minutes on 2 CPU cores).
+PRESETS["connectome_steer_ascending_calibrated"] = _variant(
+    "connectome_steer_ascending",
+    ppo={"num_timesteps": 128_000, "learning_rate": 3e-4},
+    fine_tunes="connectome_steer_ascending",
+)
 
 # The visual connectome policy (agents.connectome_visual): eyes -> optic lobe (pretrained
 # ensemble member 0, frozen: run once per env step as the observation) -> DN readout from vision

@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=ppo.POLICY_KINDS,
         help="mlp: Brax PPO's MLP; connectome: readout -> VNC -> joints (recurrent PPO; "
         "presets quick, quick_dn, quick_frozen, quick_shuffled, steer, steer_ascending, then "
-        "with --init-from steer_proprio (a steer run) or steer_ascending_speed (a "
-        "steer_ascending run); on a visual task the eyes drive it "
+        "with --init-from steer_proprio (a steer run), steer_ascending_speed (a "
+        "steer_ascending run) or steer_ascending_calibrated (scripts/calibrate_speed.py's "
+        "output); on a visual task the eyes drive it "
         "through the optic lobe: quick, quick_trained, Optomotor's steer, steer_horizontal, "
         "steer_shuffled); feedforward: its MLP control (quick; Optomotor's steer)",
     )

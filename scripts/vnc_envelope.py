@@ -42,13 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.envs < 1 or not 0 <= args.warmup_steps < args.steps:
         parser.error("need --envs >= 1 and 0 <= --warmup-steps < --steps")
 
-    import jax
-    import jax.numpy as jnp
-
     import flyenvs.brax
-    from agents import ppo
+    from agents import ppo, walk_envelope
     from agents.recurrent_ppo import driver
-    from agents.recurrent_ppo.rollout import policy_step
     from agents.recurrent_ppo.train import init_training_state
 
     cfg = ppo.resolve_preset("connectome_quick", env={"episode_length": args.steps})
@@ -62,47 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     env = flyenvs.brax.make("Walk", backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)
     start = init_training_state(net, env.task.observation_size, 1e-3, 0.5)
-    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=args.steps)
-    sides = jnp.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])  # DNg100 L F/M/H, R F/M/H
-
-    @jax.jit
-    def rollout(forward, turn):
-        params = {**start["network"], "readout": dict(start["network"]["readout"])}
-        params["readout"]["b"] = forward + turn * sides
-
-        def body(c, _):
-            s, carry, alive = c
-            carry, a, _ = policy_step(
-                net, params, start["normalizer"], carry, s.obs, s.done > 0, None
-            )
-            s = wrapped.step(s, a)
-            fell = (s.done > 0) & (s.info["truncation"] == 0)
-            out = (s.metrics["forward_speed_mm_s"], s.metrics["turn_rate_rad_s"], alive)
-            return (s, carry, alive * (1 - fell)), out
-
-        s0 = wrapped.reset(jax.random.split(jax.random.PRNGKey(0), args.envs))
-        init = (s0, net.initial_carry(args.envs), jnp.ones(args.envs))
-        (_, _, alive), out = jax.lax.scan(body, init, None, length=args.steps)
-        return out, alive
-
+    walk = walk_envelope.walker(
+        env, net, start["normalizer"], envs=args.envs, warmup_steps=args.warmup_steps
+    )
     rows, t0 = [], time.monotonic()
     for f in args.forward:
         for t in args.turn:
-            (speed, turn, alive_t), alive = jax.device_get(rollout(f, t))
-            keep = slice(args.warmup_steps, None)
-            w = alive_t[keep]
-            rows.append(
-                {
-                    "forward": f,
-                    "turn": t,
-                    "dn_left": args.drive_gain * float(np.tanh(f + t)),
-                    "dn_right": args.drive_gain * float(np.tanh(f - t)),
-                    "speed_mm_s": float((speed[keep] * w).sum() / max(w.sum(), 1)),
-                    "turn_rad_s": float((turn[keep] * w).sum() / max(w.sum(), 1)),
-                    "falls": int(args.envs - alive.sum()),
-                }
-            )
-            r = rows[-1]
+            # the readout's bias alone: b = forward + turn * side (its weights are 0)
+            (r,) = walk_envelope.envelope(env, net, start["network"], start["normalizer"],
+                                          [(f, t)], walk=walk)  # fmt: skip
+            r["dn_left"] = args.drive_gain * float(np.tanh(f + t))
+            r["dn_right"] = args.drive_gain * float(np.tanh(f - t))
+            rows.append(r)
             print(
                 f"b = {f:+.1f} {t:+.1f} (DN L {r['dn_left']:+.0f}, R {r['dn_right']:+.0f}):"
                 f" speed {r['speed_mm_s']:5.2f} mm/s, turn {r['turn_rad_s']:+.3f} rad/s,"
