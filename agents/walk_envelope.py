@@ -14,6 +14,7 @@ the starting point ``scripts/calibrate_speed.py`` writes for a fine-tuning run
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -84,19 +85,24 @@ def envelope(
     params: dict[str, Any],
     normalizer: Any,
     settings: list[tuple[float, float]],
+    keep_columns: tuple[int, ...] = (),
     walk: Any = None,
     **walk_options: Any,
 ) -> list[dict[str, float]]:
     """For each ``(forward, turn)`` of ``settings``: :func:`walker`'s figures (``walk``: one
     already compiled; else one built with ``walk_options``: its ``envs``, ``warmup_steps``,
     ``seed``) with the readout's bias ``b + forward + turn * side`` (side +1 left, -1 right)
-    and its observation weights ``w`` 0, as one dict with ``forward`` and ``turn``."""
+    and its observation weights ``w`` 0 but on the rows ``keep_columns`` (e.g. the turn
+    command's: the policy then steers as trained while the offset sets its pace), as one dict
+    with ``forward`` and ``turn``."""
     walk = walk or walker(env, net, normalizer, **walk_options)
     sides = jnp.asarray(dn_sides(net.circuit.network.dn_names))
     readout = params["readout"]
+    keep = np.zeros((readout["w"].shape[0], 1), np.float32)
+    keep[list(keep_columns)] = 1.0
     rows = []
     for forward, turn in settings:
-        r = {**readout, "w": jnp.zeros_like(readout["w"]),
+        r = {**readout, "w": readout["w"] * keep,
              "b": readout["b"] + forward + turn * sides}  # fmt: skip
         rows.append({"forward": float(forward), "turn": float(turn),
                      **walk({**params, "readout": r})})  # fmt: skip
@@ -140,3 +146,24 @@ def speed_row(
     w[speed_column, :] = command_std_mm_s / slope
     b = b - b.mean() + (command_mean_mm_s - speed_at_0) / slope
     return {**readout, "w": jnp.asarray(w), "b": jnp.asarray(b, jnp.float32)}
+
+
+def load_run(source: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(training state, meta)`` of a connectome Walk run: a run directory (its newest valid
+    checkpoint) or one ``step_*`` checkpoint directory. Raises ValueError for anything else:
+    no such directory, or a run of another task or policy."""
+    from agents import checkpoints
+    from agents.recurrent_ppo import driver
+
+    source = Path(source)
+    if (source / "checkpoints").is_dir():
+        state, meta, _ = checkpoints.load_latest_valid(source, driver.template)
+    elif source.is_dir():
+        state, meta = checkpoints.load_params(source, driver.template)
+    else:
+        raise ValueError(f"{source}: not a run directory or a checkpoint")
+    if (meta.get("task"), meta.get("policy")) != ("Walk", "connectome"):
+        raise ValueError(
+            f"{source}: not a connectome Walk run ({meta.get('task')}, {meta.get('policy')})"
+        )
+    return state, meta

@@ -1,10 +1,12 @@
 """Set a connectome Walk run's DN readout speed row from the policy's own drive envelope.
 
 Loads a connectome Walk checkpoint (a run directory: its newest valid checkpoint; or one
-``step_*`` directory), measures the forward speed of its policy with the readout's observation
-weights at 0 and its bias centred and moved by each ``--forward`` offset (the run's VNC,
-ascending pathway and Walk config; ``agents.walk_envelope.envelope``), fits the speed's line
-in the offset, and writes a copy of the checkpoint to ``--out`` whose readout maps the speed
+``step_*`` directory), measures the forward speed of its policy with the readout's weights on
+the speed command at 0 and its bias centred and moved by each ``--forward`` offset (the run's
+VNC, ascending pathway and Walk config; ``agents.walk_envelope.envelope``), while it steers by
+its trained turn row through Walk's turn commands (a turn speeds the gait up; ``--straight``:
+the turn row at 0 too), averaged over ``--envs`` episodes, fits the speed's line in the
+offset, and writes a copy of the checkpoint to ``--out`` whose readout maps the speed
 command onto the offset the line says walks at that speed (``agents.walk_envelope.speed_row``;
 the turn row, the bias's left-right trim and the ascending weights kept). ``--out`` is a run
 directory that ``scripts/evaluate.py``, ``scripts/turn_floor.py --checkpoint`` and
@@ -31,7 +33,15 @@ def main(argv: list[str] | None = None) -> int:
         "--forward", type=float, nargs="+", default=[-0.5, -0.25, 0.0, 0.25],
         help="common readout offsets whose speeds the line is fitted to",
     )  # fmt: skip
-    parser.add_argument("--envs", type=int, default=4, help="episodes per offset")
+    parser.add_argument(
+        "--envs", type=int, default=16,
+        help="episodes per offset (the same seeds, so the same turn commands, at each)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--straight", action="store_true",
+        help="walk straight (the turn row at 0) rather than steering by the run's turn row "
+        "through Walk's turn commands",
+    )  # fmt: skip
     parser.add_argument("--steps", type=int, default=150, help="control steps (20 ms)")
     parser.add_argument("--warmup-steps", type=int, default=25, help="steps left out")
     args = parser.parse_args(argv)
@@ -49,15 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     from agents.recurrent_ppo import driver
     from flyenvs.tasks.base import observation_columns
 
-    if (args.source / "checkpoints").is_dir():
-        state, meta, _ = checkpoints.load_latest_valid(args.source, driver.template)
-    elif args.source.is_dir():
-        state, meta = checkpoints.load_params(args.source, driver.template)
-    else:
-        parser.error(f"{args.source}: not a run directory or a checkpoint")
-    if (meta.get("task"), meta.get("policy")) != ("Walk", "connectome"):
-        parser.error(f"{args.source}: not a connectome Walk run ({meta.get('task')}, "
-                     f"{meta.get('policy')})")  # fmt: skip
+    try:
+        state, meta = walk_envelope.load_run(args.source)
+    except ValueError as err:
+        parser.error(str(err))
     cfg = meta["train"]
     env = flyenvs.brax.make(
         "Walk", backend="mujoco", **{**cfg["env"], "episode_length": args.steps}
@@ -66,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     params, normalizer = state["network"], state["normalizer"]
     b = params["readout"]["b"]
     centred = {**params, "readout": {**params["readout"], "b": b - jnp.mean(b)}}
+    speed_col, turn_col = observation_columns(env.task.observation_spec, ["command"])
     t0 = time.monotonic()
     rows = walk_envelope.envelope(
         env, net, centred, normalizer, [(f, 0.0) for f in args.forward],
+        keep_columns=() if args.straight else (turn_col,),
         envs=args.envs, warmup_steps=args.warmup_steps,
     )  # fmt: skip
     for r in rows:
@@ -78,14 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         fit = walk_envelope.fit_speed(rows)
     except ValueError as err:
         parser.error(str(err))
-    column = observation_columns(env.task.observation_spec, ["command"])[0]
-    mean, std = float(normalizer.mean[column]), float(normalizer.std[column])
-    readout = walk_envelope.speed_row(params["readout"], column, mean, std, fit)
+    mean, std = float(normalizer.mean[speed_col]), float(normalizer.std[speed_col])
+    readout = walk_envelope.speed_row(params["readout"], speed_col, mean, std, fit)
     state = {**state, "network": {**params, "readout": readout}}
     drop = ("params_sha256", "optimizer_sha256", "step")
     calibration = {
         "source": str(args.source),
         "source_step": int(meta["step"]),
+        "steering": not args.straight,
         "rows": rows,
         "speed_at_0_mm_s": fit[0],
         "mm_s_per_unit": fit[1],

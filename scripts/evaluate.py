@@ -17,8 +17,9 @@ command|: whether the fly turns at the commanded rate on average, without the st
 oscillation) and the wander (the within-episode std of the turn rate, averaged over episodes:
 mostly that oscillation, docs/connectome_walk.md); ``--baseline`` prints the same for the
 untrained baseline on the same seeds: the zero action (the nominal CPG gait) for Brax PPO
-runs, the untrained network for recurrent runs. The figures, resolved config and git revision
-are saved beside the video (``.json``).
+runs, the untrained network for recurrent runs. The figures (also per episode: ``per_episode``, each
+episode's seed, command and figures), resolved config and git revision are saved beside the
+video (``.json``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
     turn errors rad/s, distances mm, falls = episodes ending by termination)."""
     speeds, commands, turn_errors, path_mm, net_mm, falls, n_frames = [], [], [], 0.0, [], 0, 0
     episode_turn_errors, wander = [], []  # per episode: |mean turn - command|, std of the turn
+    per_episode: list[dict] = []  # each episode's command and its figures
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)
         if hasattr(act, "reset"):  # a stateful policy starts each episode afresh
@@ -140,6 +142,7 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
         start = prev = None
         history: list[dict] = []
         turns: list[float] = []
+        first = len(speeds)
         while True:
             seen = obs.get("vision") if isinstance(obs, dict) else None
             obs, _, terminated, truncated, info = env.step(act(obs))
@@ -171,6 +174,17 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
                 net_mm.append(float(np.linalg.norm(xy - start)))
                 episode_turn_errors.append(abs(float(np.mean(turns)) - cmd_turn))
                 wander.append(float(np.std(turns)))
+                ep_speed, ep_cmd = np.asarray(speeds[first:]), np.asarray(commands[first:])
+                per_episode.append({
+                    "seed": seed + episode,
+                    "command_speed_mm_s": float(cmd_speed),
+                    "command_turn_rad_s": float(cmd_turn),
+                    "mean_forward_speed_mm_s": float(np.mean(ep_speed)),
+                    "mean_abs_speed_error_mm_s": float(np.mean(np.abs(ep_speed - ep_cmd))),
+                    "mean_turn_rate_rad_s": float(np.mean(turns)),
+                    "mean_abs_turn_error_rad_s": float(np.mean(turn_errors[first:])),
+                    "fell": bool(terminated),
+                })  # fmt: skip
                 break
     return {
         "frames": n_frames,
@@ -183,6 +197,7 @@ def _run_episodes(env, act, episodes: int, seed: int, writer=None) -> dict:
         "distance_walked_mm": path_mm,
         "net_displacement_mm": net_mm,
         "falls": falls,
+        "per_episode": per_episode,
     }
 
 

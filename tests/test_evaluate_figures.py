@@ -45,6 +45,12 @@ def test_turn_figures_separate_the_mean_turn_from_the_wander():
     assert stats["turn_wander_rad_s"] == pytest.approx(0.3)
     assert stats["mean_abs_speed_error_mm_s"] == pytest.approx(1.0)
     assert "episode mean turn: 0.00 rad/s; wander 0.30 rad/s" in evaluate._summary(stats)
+    first, second = stats["per_episode"]  # each episode's seed, command and figures
+    assert (first["seed"], second["seed"]) == (0, 1) and not first["fell"]
+    assert first["command_speed_mm_s"] == 6.0 and first["mean_forward_speed_mm_s"] == 5.0
+    assert first["mean_abs_speed_error_mm_s"] == pytest.approx(1.0)
+    assert first["mean_turn_rate_rad_s"] == pytest.approx(1.0)
+    assert first["mean_abs_turn_error_rad_s"] == pytest.approx(0.3)
 
 
 def test_visual_tasks_draw_what_the_fly_sees_and_report_no_command():

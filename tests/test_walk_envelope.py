@@ -6,6 +6,8 @@ envelope")."""
 
 from __future__ import annotations
 
+import json
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -14,8 +16,8 @@ import flyenvs.brax
 from agents import walk_envelope
 
 
-def _script():
-    """scripts/calibrate_speed.py as a module."""
+def _script(name: str = "calibrate_speed"):
+    """scripts/<name>.py as a module."""
     import importlib
     import sys
     from pathlib import Path
@@ -23,7 +25,7 @@ def _script():
     folder = str(Path(__file__).resolve().parents[1] / "scripts")
     sys.path.insert(0, folder)
     try:
-        return importlib.import_module("calibrate_speed")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(folder)
 
@@ -64,14 +66,22 @@ def test_fit_refuses_what_it_cannot_invert():
 
 
 def test_calibrate_speed_refuses_bad_arguments(tmp_path, capsys):
-    """A single offset, and a source that is neither a run nor a checkpoint, are refused
-    before anything is built."""
+    """Refused before anything is built: calibrate_speed.py's single offset and a source
+    that is neither a run nor a checkpoint; speed_track.py's command of 0 mm/s and a missing
+    run."""
     script = _script()
+    track = _script("speed_track")
     with pytest.raises(SystemExit):
         script.main([str(tmp_path), "--out", str(tmp_path / "o"), "--forward", "0", "0"])
     assert "at least two different offsets" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         script.main([str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    assert "not a run directory or a checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        track.main([str(tmp_path), "--speeds", "0"])
+    assert "--speeds must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        track.main([str(tmp_path / "none")])
     assert "not a run directory or a checkpoint" in capsys.readouterr().err
 
 
@@ -99,18 +109,18 @@ def test_calibrated_speed_row_walks_at_the_command(tmp_path):
     state, meta, _ = checkpoints.load_latest_valid(out, driver.template)
     cal = meta["calibration"]
     assert meta["step"] == 640 and cal["command_std_mm_s"] == 1.0  # the untrained normaliser
+    assert cal["steering"]  # by the run's turn row (0 here), through Walk's turn commands
     assert 4.0 < cal["mm_s_per_unit"] < 20.0, cal  # the pathway's wide envelope
     column = observation_columns(env.task.observation_spec, ["command"])[0]
     w = np.asarray(state["network"]["readout"]["w"])
     np.testing.assert_allclose(w[column], 1.0 / cal["mm_s_per_unit"], rtol=1e-6)
     assert not np.any(np.delete(w, column, axis=0))  # the other rows kept (0 here)
-    speeds = []
-    for cmd in (4.0, 8.0):
-        fixed = {"fixed": True, "fixed_speed_mm_s": cmd, "fixed_turn_rad_s": 0.0}
-        env_c = flyenvs.brax.make("Walk", backend="mujoco", **{**cfg["env"], "command": fixed})
-        row = walk_envelope.walker(env_c, net, state["normalizer"], envs=2)(state["network"])
-        speeds.append(row["speed_mm_s"])
-        assert row["falls"] == 0
+    record = tmp_path / "track.json"
+    args = ["--speeds", "4", "8", "--envs", "2", "--steps", str(steps), "--warmup-steps", "25"]
+    assert _script("speed_track").main([str(out), *args, "--out", str(record)]) == 0
+    rows = json.loads(record.read_text())["rows"]
+    speeds = [r["speed_mm_s"] for r in rows]
+    assert [r["falls"] for r in rows] == [0, 0]
     assert speeds[0] + 1.5 < speeds[1], speeds
     assert abs(speeds[0] - 4.0) < 2.0 and abs(speeds[1] - 8.0) < 2.0, speeds
     assert policies.load(out) is not None
