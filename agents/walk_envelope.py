@@ -150,18 +150,22 @@ def speed_row(
 
 def load_run(source: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(training state, meta)`` of a connectome Walk run: a run directory (its newest valid
-    checkpoint) or one ``step_*`` checkpoint directory. Raises ValueError for anything else:
-    no such directory, or a run of another task or policy."""
+    checkpoint) or one ``step_*`` checkpoint directory. Raises ValueError for anything else: no
+    such directory, no checkpoint in it, a damaged one (``CheckpointError``), or a run of
+    another task or policy."""
     from agents import checkpoints
     from agents.recurrent_ppo import driver
 
     source = Path(source)
-    if (source / "checkpoints").is_dir():
-        state, meta, _ = checkpoints.load_latest_valid(source, driver.template)
-    elif source.is_dir():
-        state, meta = checkpoints.load_params(source, driver.template)
-    else:
-        raise ValueError(f"{source}: not a run directory or a checkpoint")
+    try:
+        if (source / "checkpoints").is_dir():
+            state, meta, _ = checkpoints.load_latest_valid(source, driver.template)
+        elif source.is_dir():
+            state, meta = checkpoints.load_params(source, driver.template)
+        else:
+            raise ValueError(f"{source}: not a run directory or a checkpoint")
+    except FileNotFoundError as err:  # a run without checkpoints, a checkpoint missing files
+        raise ValueError(str(err)) from err
     if (meta.get("task"), meta.get("policy")) != ("Walk", "connectome"):
         raise ValueError(
             f"{source}: not a connectome Walk run ({meta.get('task')}, {meta.get('policy')})"

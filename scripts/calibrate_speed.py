@@ -14,7 +14,7 @@ directory that ``scripts/evaluate.py``, ``scripts/turn_floor.py --checkpoint`` a
 (docs/connectome_walk.md, "A speed row from the envelope").
 
     python scripts/calibrate_speed.py runs/steer_ascending/checkpoints/step_000000192000 \\
-        --out runs/steer_ascending_calibrated
+        --out runs/steer_ascending_192k_speedrow
 """
 
 from __future__ import annotations

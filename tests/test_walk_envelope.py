@@ -67,8 +67,8 @@ def test_fit_refuses_what_it_cannot_invert():
 
 def test_calibrate_speed_refuses_bad_arguments(tmp_path, capsys):
     """Refused before anything is built: calibrate_speed.py's single offset and a source
-    that is neither a run nor a checkpoint; speed_track.py's command of 0 mm/s and a missing
-    run."""
+    that is neither a run nor a checkpoint; speed_track.py's command of 0 mm/s, a missing
+    run and a run without checkpoints."""
     script = _script()
     track = _script("speed_track")
     with pytest.raises(SystemExit):
@@ -83,6 +83,10 @@ def test_calibrate_speed_refuses_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         track.main([str(tmp_path / "none")])
     assert "not a run directory or a checkpoint" in capsys.readouterr().err
+    (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        track.main([str(tmp_path / "empty")])
+    assert "no checkpoint in" in capsys.readouterr().err
 
 
 def test_calibrated_speed_row_walks_at_the_command(tmp_path):
