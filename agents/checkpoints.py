@@ -326,6 +326,22 @@ def resolve_dir(path: str | Path) -> Path:
     return resolve(path)
 
 
+def load_run_or_checkpoint(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
+    """``(params, meta)`` of ``path``: a run directory's newest valid checkpoint
+    (:func:`load_latest_valid`) or, for any other path, that checkpoint (:func:`load_params`).
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``path``.
+        CheckpointError: the checkpoint (or every one of the run's) is damaged or does not fit
+            ``template``.
+    """
+    path = Path(path)
+    if (path / "checkpoints").is_dir():
+        params, meta, _ = load_latest_valid(path, template)
+        return params, meta
+    return load_params(path, template)
+
+
 def load_latest_valid(
     run_dir: str | Path,
     template: Any = None,

@@ -157,13 +157,10 @@ def load_run(source: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from agents.recurrent_ppo import driver
 
     source = Path(source)
+    if not source.is_dir():
+        raise ValueError(f"{source}: not a run directory or a checkpoint")
     try:
-        if (source / "checkpoints").is_dir():
-            state, meta, _ = checkpoints.load_latest_valid(source, driver.template)
-        elif source.is_dir():
-            state, meta = checkpoints.load_params(source, driver.template)
-        else:
-            raise ValueError(f"{source}: not a run directory or a checkpoint")
+        state, meta = checkpoints.load_run_or_checkpoint(source, driver.template)
     except FileNotFoundError as err:  # a run without checkpoints, a checkpoint missing files
         raise ValueError(str(err)) from err
     if (meta.get("task"), meta.get("policy")) != ("Walk", "connectome"):

@@ -42,12 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     cfg = meta["train"]
-    rows, t0 = [], time.monotonic()
+    rows, t0, net = [], time.monotonic(), None
     for speed in args.speeds:
         fixed = {"fixed": True, "fixed_speed_mm_s": speed, "fixed_turn_rad_s": 0.0}
         env_cfg = {**cfg["env"], "episode_length": args.steps, "command": fixed}
         env = flyenvs.brax.make("Walk", backend="mujoco", **env_cfg)
-        net = driver.make_network(cfg, env.task, env.action_size)
+        # one network for every command (its VNC warm-up is computed once)
+        net = net or driver.make_network(cfg, env.task, env.action_size)
         walk = walk_envelope.walker(
             env, net, state["normalizer"], envs=args.envs, warmup_steps=args.warmup_steps
         )

@@ -13,9 +13,10 @@ steps:
   ``b_left = -k * turn_cmd + kf * turn``, ``b_right = +k * turn_cmd - kf * turn`` (``turn``:
   the observed filtered turn rate, rad/s; more drive on the left legs turns the fly right).
   ``k = kf = 0`` is the untrained network;
-* with ``--checkpoint RUN ...``, trained connectome Walk runs (their latest checkpoints, the
-  deterministic policy, each run's own Walk config with ``--steps`` and ``--set`` applied):
-  the same figures on the same batched episodes, many more than a Gymnasium evaluation affords.
+* with ``--checkpoint RUN ...``, trained connectome Walk runs (their newest valid checkpoints,
+  or ``step_*`` checkpoint directories: ``agents.walk_envelope.load_run``; the deterministic
+  policy, each run's own Walk config with ``--steps`` and ``--set`` applied): the same figures
+  on the same batched episodes, many more than a Gymnasium evaluation affords.
 
 For each it prints the per-step mean |speed - command| and |turn - command| (issue 12's
 figures), the episode-mean turn error (|the episode's mean turn rate - command|), the wander
@@ -91,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--skip-gaits", action="store_true", help="only the readouts")
     parser.add_argument(
-        "--checkpoint", nargs="+", default=[], type=Path, help="trained connectome Walk runs"
+        "--checkpoint",
+        nargs="+",
+        default=[],
+        type=Path,
+        help="trained connectome Walk runs or step_* checkpoints",
     )
     parser.add_argument("--out", type=Path, help="JSON output")
     args = parser.parse_args(argv)
@@ -181,12 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         print(_line(f"readout k={k:g} kf={kf:g}", rows[-1]), flush=True)
     trained = []
     for run in args.checkpoint:
-        from agents import checkpoints
+        from agents import walk_envelope
 
-        state, meta, _ = checkpoints.load_latest_valid(run, driver.template)
-        if meta.get("task") != "Walk" or meta.get("policy") != "connectome":
-            parser.error(f"{run}: not a connectome Walk run ({meta.get('task')}, "
-                         f"{meta.get('policy')})")  # fmt: skip
+        try:
+            state, meta = walk_envelope.load_run(run)
+        except ValueError as err:
+            parser.error(str(err))
         run_cfg = meta["train"]
         env_cfg = {**run_cfg["env"], **overrides, "episode_length": args.steps}
         env = flyenvs.brax.make("Walk", backend="mujoco", **env_cfg)

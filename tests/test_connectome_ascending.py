@@ -117,37 +117,25 @@ def test_ascending_feedback_walks_the_frozen_vnc_faster():
     frozen VNC, I1 of the leg in front at -3 walks the fly well over twice as fast as the same
     readout with the ascending weights at 0 (a constant drive), without a fall (measured: 9.8
     against 2.9 mm/s over 3 s, scripts/vnc_envelope.py)."""
-    from agents import ppo
+    from agents import ppo, walk_envelope
     from agents.recurrent_ppo import driver
-    from agents.recurrent_ppo.rollout import policy_step
     from agents.recurrent_ppo.train import init_training_state
 
     steps, n_envs = 75, 2
-    cfg = ppo.resolve_preset("connectome_quick", env={"episode_length": steps + 5})
+    cfg = ppo.resolve_preset("connectome_quick", env={"episode_length": steps})
     cfg["connectome"].update(ascending_cell="I1", init_ascending_gain=-3.0)
     env = flyenvs.brax.make("Walk", backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)
     start = init_training_state(net, env.task.observation_size, 1e-3, 0.5)
-    wrapped = flyenvs.brax.wrap_for_training(env, episode_length=steps + 5)
+    walk = walk_envelope.walker(env, net, start["normalizer"], envs=n_envs, warmup_steps=25)
 
-    @jax.jit
     def speed(w_asc):
         readout = {**start["network"]["readout"], "w_asc": w_asc, "b": jnp.full((6,), 0.2)}
-        params = {**start["network"], "readout": readout}
-
-        def body(c, _):
-            s, carry = c
-            carry, a, _ = policy_step(net, params, start["normalizer"], carry, s.obs,
-                                      s.done > 0, None)  # fmt: skip
-            s = wrapped.step(s, a)
-            return (s, carry), (s.metrics["forward_speed_mm_s"], s.done)
-
-        s0 = wrapped.reset(jax.random.split(jax.random.PRNGKey(0), n_envs))
-        _, (v, done) = jax.lax.scan(body, (s0, net.initial_carry(n_envs)), None, length=steps)
-        return v[25:].mean(), done.sum()
+        row = walk({**start["network"], "readout": readout})
+        return row["speed_mm_s"], row["falls"]
 
     w = start["network"]["readout"]["w_asc"]
-    fast, falls_fast = jax.device_get(speed(w))
-    slow, falls_slow = jax.device_get(speed(jnp.zeros_like(w)))
+    fast, falls_fast = speed(w)
+    slow, falls_slow = speed(jnp.zeros_like(w))
     assert falls_fast == 0 and falls_slow == 0
     assert fast > 2.0 * slow and fast > 6.0, (fast, slow)

@@ -98,11 +98,7 @@ def init_from(
             parameters do not fit ``network`` (another readout, circuit or observation size).
     """
     template = state_template(network, obs_size, cfg["ppo"])
-    path = Path(source)
-    if (path / "checkpoints").is_dir():
-        state, meta, _ = checkpoints.load_latest_valid(path, template)
-    else:
-        state, meta = checkpoints.load_params(path, template)
+    state, meta = checkpoints.load_run_or_checkpoint(source, template)
     want = (cfg["task"], cfg["policy"])
     if (meta.get("task"), meta.get("policy")) != want:
         raise checkpoints.CheckpointError(
