@@ -67,6 +67,7 @@ __all__ = [
     "VisualConnectomePolicy",
     "dark_object_readout",
     "handwired_policy",
+    "handwired_state",
     "make",
     "optomotor_readout",
     "pooling_matrix",
@@ -287,7 +288,10 @@ DARK_TYPES: tuple[str, ...] = ("Mi9", "Tm9")
 
 
 def dark_object_readout(
-    policy: VisualConnectomePolicy, gain: float = 2.0, dorsal_only: bool = True
+    policy: VisualConnectomePolicy,
+    gain: float = 2.0,
+    dorsal_only: bool = True,
+    back_gain: float | None = None,
 ) -> np.ndarray:
     """A hand-wired readout that turns the fly towards the eye that sees more of a dark object:
     DN readout weights [encoded_size, 6] from the Mi9 and Tm9 features (:data:`DARK_TYPES`),
@@ -295,11 +299,84 @@ def dark_object_readout(
     where a pillar stands against the sky and the grey ground adds nothing), ``gain * (left -
     right)`` onto the DNs as :func:`optomotor_readout`. The reference the trained VisualTaxis
     and Pursuit readouts are compared with (docs/visual_connectome.md): the connectome's
-    version of :func:`flyenvs.tasks.visual_taxis.steer_to_darker_eye`."""
+    version of :func:`flyenvs.tasks.visual_taxis.steer_to_darker_eye`.
+
+    ``back_gain`` (default ``gain``): the gain of the regions behind the front azimuth band
+    (the last band, which looks ahead). An object far to the side fills few columns of a
+    region, so it needs a larger gain to turn the fly hard, while a large gain on the front
+    band makes the fly weave once it faces the object."""
     e = policy.encoder
     top = e.n_elevation - 1  # pooling_matrix's dorsal band
-    regions = [r for r, band in enumerate(e.region_elevations) if not dorsal_only or band == top]
-    return _yaw_readout(policy, dict.fromkeys(DARK_TYPES, 1.0), gain, regions)
+    per_band = len(e.region_elevations) // e.n_azimuth
+    gains = {True: gain, False: gain if back_gain is None else back_gain}  # front band?
+    out = np.zeros((e.encoded_size, 6), np.float32)
+    for front in (True, False):
+        regions = [
+            r for r, band in enumerate(e.region_elevations)
+            if (not dorsal_only or band == top) and (r // per_band == e.n_azimuth - 1) == front
+        ]  # fmt: skip
+        if regions:
+            out += _yaw_readout(policy, dict.fromkeys(DARK_TYPES, 1.0), gains[front], regions)
+    return out
+
+
+def handwired_state(
+    preset: str,
+    readout: Callable[[VisualConnectomePolicy], np.ndarray],
+    episode_length: int | None = None,
+    connectome: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(training state, meta)`` of ``preset``'s visual connectome network, untrained
+    (pretrained optic lobe, the VNC at its connectome values), with its DN readout set by
+    ``readout(network)`` (weights [encoded_size, 6], e.g. :func:`optomotor_readout`): what a
+    checkpoint holds, so ``agents.checkpoints.save`` writes it as a run that
+    ``agents.policies.load`` reads and ``scripts/train.py --init-from`` fine-tunes.
+
+    A :attr:`VisualConnectomePolicy.bilateral` preset keeps its symmetric parameters
+    (``same`` / ``other``), read off the readout, which must then be left-right symmetric.
+    ``episode_length`` (control steps) replaces the preset's; ``connectome``: options merged
+    into the preset's (e.g. an ascending pathway,
+    :class:`agents.connectome_walk.VNCWalkPolicy`'s ``ascending_cell``).
+
+    Raises:
+        ValueError: a bilateral preset and a readout that is not left-right symmetric, or one
+            with proprioceptive weights.
+    """
+    import json
+
+    import flyenvs.brax
+    from agents import ppo
+    from agents.recurrent_ppo import driver
+    from agents.recurrent_ppo.train import init_training_state
+
+    env_options = {} if episode_length is None else {"episode_length": int(episode_length)}
+    cfg = ppo.resolve_preset(preset, env=env_options)
+    cfg["connectome"].update(connectome or {})
+    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
+    net = driver.make_network(cfg, env.task, env.action_size)
+    p = cfg["ppo"]
+    state = init_training_state(
+        net, net.encoder.encoded_size, float(p.get("learning_rate", 3e-4)),
+        float(p.get("max_grad_norm", 0.5)),
+    )  # fmt: skip
+    w = np.asarray(readout(net), np.float32)
+    e = net.encoder
+    if net.bilateral:
+        if np.any(w[: e.vision_start]):
+            raise ValueError("a bilateral readout has no proprioceptive weights")
+        # [eye, channel, region, side, leg]; the left eye's own side is side 0
+        v = w[e.vision_start :].reshape(N_EYES, e.n_channels, e.n_regions, 2, 3)
+        same, other = v[0, :, :, 0], v[0, :, :, 1]
+        if not (np.allclose(v[1, :, :, 1], same) and np.allclose(v[1, :, :, 0], other)):
+            raise ValueError("a bilateral preset needs a left-right symmetric readout")
+        state["network"]["bilateral"] = {
+            **state["network"]["bilateral"], "same": jnp.asarray(same),
+            "other": jnp.asarray(other),
+        }  # fmt: skip
+    else:
+        state["network"]["walk"]["readout"]["w"] = jnp.asarray(w)
+    meta = json.loads(json.dumps(driver.run_meta(cfg, env)))  # as a checkpoint holds it
+    return state, meta
 
 
 def handwired_policy(
@@ -308,28 +385,12 @@ def handwired_policy(
     episode_length: int,
     connectome: dict[str, Any] | None = None,
 ) -> Any:
-    """The Gymnasium policy (:class:`agents.policies.RecurrentPolicy`) of ``preset``'s visual
-    connectome network (untrained: pretrained optic lobe, the VNC at its connectome values)
-    with its DN readout set by ``readout(network)`` (e.g. :func:`optomotor_readout`) instead of
-    learned, for episodes of ``episode_length`` control steps: the hand-wired references.
-    ``connectome``: options merged into the preset's (e.g. an ascending pathway,
-    :class:`agents.connectome_walk.VNCWalkPolicy`'s ``ascending_cell``)."""
-    import json
+    """The Gymnasium policy (:class:`agents.policies.RecurrentPolicy`) of
+    :func:`handwired_state`'s network, for episodes of ``episode_length`` control steps: the
+    hand-wired references (nothing trained)."""
+    from agents import policies
 
-    import flyenvs.brax
-    from agents import policies, ppo
-    from agents.recurrent_ppo import driver
-    from agents.recurrent_ppo.train import init_training_state
-
-    cfg = ppo.resolve_preset(preset, env={"episode_length": int(episode_length)})
-    cfg["connectome"].update(connectome or {})
-    cfg["connectome"]["bilateral"] = False  # the readout is written out in full
-    env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
-    net = driver.make_network(cfg, env.task, env.action_size)
-    state = init_training_state(net, net.encoder.encoded_size, 1e-3, 0.5)
-    state["network"]["walk"]["readout"]["w"] = jnp.asarray(readout(net))
-    meta = json.loads(json.dumps(driver.run_meta(cfg, env)))  # as a checkpoint holds it
-    return policies.RecurrentPolicy(state, meta)
+    return policies.RecurrentPolicy(*handwired_state(preset, readout, episode_length, connectome))
 
 
 def make(

@@ -284,6 +284,16 @@ PRESETS["connectome_optomotor_steer"]["connectome"].update(
     dn_noise_corr=1.0, init_dn_log_std=-0.5, dn_noise_draw_s=0.5,
 )  # fmt: skip
 
+# steer fine-tuning a hand-wired readout (scripts/handwired_readout.py writes the start:
+# optomotor_readout, the lobula plate's horizontal opponent signal at gain 1, 47 of 48 episodes
+# with the grating) rather than learning it from 0: Adam 1e-3 (the hand-wired weights are
+# 0.05; steer's 3e-3 moves them by more than that in a few updates), 128k env steps.
+PRESETS["connectome_optomotor_steer_handwired"] = _variant(
+    "connectome_optomotor_steer",
+    ppo={"num_timesteps": 128_000, "learning_rate": 1e-3},
+    fine_tunes="connectome_optomotor_steer",
+)
+
 # steer reading only the horizontal opponent pairs T4a-T4b and T5a-T5b (what the lobula plate's
 # horizontal-system cells pool; 12 symmetric weights): the vertical pairs see only the fly's
 # own pitch and bob under a rotating vertical grating, and the steer run's readout had learned
@@ -343,6 +353,24 @@ for _task, _baseline, _bands in (
                     "elevation_bands": _bands, "readout_types": ["Mi9", "Tm9"]},
         dn_noise_corr=1.0, init_dn_log_std=-0.5, dn_noise_draw_s=0.5,
     )  # fmt: skip
+
+# VisualTaxis from a hand-wired readout (docs/visual_connectome.md, "PPO from the hand-wired
+# readouts"). The body sets the limit: the VNC alone walks about 3 mm/s and turns at most about
+# 0.4 rad/s, a turning circle of about 7 mm, so the fly orbits a pillar that starts far to its
+# side instead of reaching it. steer with the ascending pathway of connectome_steer_ascending
+# (I1 of the leg in front onto each leg's DNg100, -3: about 7 mm/s and up to 1 rad/s) ...
+PRESETS["connectome_visualtaxis_steer_ascending"] = _variant("connectome_visualtaxis_steer")
+PRESETS["connectome_visualtaxis_steer_ascending"]["connectome"].update(
+    ascending_cell="I1", ascending_coupling="anterior", init_ascending_gain=-3.0
+)
+# ... fine-tuning scripts/handwired_readout.py's dark-object readout (gain 2 on the front band,
+# 8 on the back one: a pillar far to the side fills few columns, and needs a hard turn) at
+# Adam 1e-3 for 128k env steps, as connectome_optomotor_steer_handwired.
+PRESETS["connectome_visualtaxis_steer_handwired"] = _variant(
+    "connectome_visualtaxis_steer_ascending",
+    ppo={"num_timesteps": 128_000, "learning_rate": 1e-3},
+    fine_tunes="connectome_visualtaxis_steer_ascending",
+)
 
 #: Policies: ``"mlp"`` (Brax PPO's feed-forward MLP) or a policy of the recurrent trainer
 #: (:mod:`agents.recurrent_ppo.driver`): ``"connectome"`` (readout -> VNC -> joints) and

@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         "with --init-from steer_proprio (a steer run), steer_ascending_speed (a "
         "steer_ascending run) or steer_ascending_calibrated (scripts/calibrate_speed.py's "
         "output); on a visual task the eyes drive it "
-        "through the optic lobe: quick, quick_trained, Optomotor's steer, steer_horizontal, "
-        "steer_shuffled); feedforward: its MLP control (quick; Optomotor's steer)",
+        "through the optic lobe: quick, quick_trained, steer, Optomotor's steer_horizontal, "
+        "steer_shuffled, VisualTaxis' steer_ascending, then with --init-from "
+        "steer_handwired (Optomotor, VisualTaxis: scripts/handwired_readout.py's output)); "
+        "feedforward: its MLP control (quick; Optomotor's steer)",
     )
     parser.add_argument("--task", help="a registered task (default: the preset's, Walk)")
     parser.add_argument("--out", required=True, type=Path, help="run directory")

@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         help="hand-wired: read every elevation band, not only the dorsal one",
     )
     parser.add_argument(
+        "--back-gain",
+        type=float,
+        help="hand-wired: the gain of the regions behind the front azimuth band (default "
+        "--gain): an object far to the side needs a harder turn",
+    )
+    parser.add_argument(
         "--ascending-gain",
         type=float,
         default=0.0,
@@ -103,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --episodes >= 1 and --steps >= 1")
     if (args.run is None) == (args.task is None):
         parser.error("give either --run RUN or --task TASK (the hand-wired readout)")
-    if args.run is not None and args.ascending_gain:
-        parser.error("--ascending-gain is for the hand-wired readout; a run has its own")
+    if args.run is not None and (args.ascending_gain or args.back_gain is not None):
+        parser.error(
+            "--ascending-gain and --back-gain are for the hand-wired readout; a run has its own"
+        )
 
     import gymnasium as gym
 
@@ -123,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         policy = connectome_visual.handwired_policy(
             f"connectome_{task.lower()}_steer",
             lambda net: connectome_visual.dark_object_readout(
-                net, gain=args.gain, dorsal_only=not args.all_regions
+                net, gain=args.gain, dorsal_only=not args.all_regions, back_gain=args.back_gain
             ),
             args.steps,
             connectome={"ascending_cell": "I1", "init_ascending_gain": args.ascending_gain}
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "task": task,
         "run": str(args.run) if args.run else None,
         "gain": None if args.run else args.gain,
+        "back_gain": None if args.run else args.back_gain,
         "ascending_gain": None if args.run else args.ascending_gain,
         "all_regions": args.all_regions,
         "episodes": args.episodes,

@@ -140,23 +140,48 @@ def test_dark_object_readout_turns_towards_the_pillar(taxis_net):
         )
 
 
+def test_back_gain_turns_harder_for_a_pillar_far_to_the_side(taxis_net):
+    """``dark_object_readout(back_gain=...)`` scales the regions behind the front band only, so
+    a pillar far to the side (1.5 rad, 20 mm: a few columns of the back band) turns the fly
+    harder, the right way, while one ahead drives it as before."""
+    _, net = taxis_net
+    e = net.encoder
+    uniform = connectome_visual.dark_object_readout(net, gain=2.0)[e.vision_start :]
+    back = connectome_visual.dark_object_readout(net, gain=2.0, back_gain=8.0)[e.vision_start :]
+    rows_u, rows_b = (w.reshape(2, e.n_channels, e.n_regions, 6) for w in (uniform, back))
+    np.testing.assert_array_equal(rows_b[:, :, 1], rows_u[:, :, 1])  # region 1: the front band
+    np.testing.assert_allclose(rows_b[:, :, 0], 4.0 * rows_u[:, :, 0])  # region 0: behind it
+    step = jax.jit(e.step)
+    for bearing in (1.5, -1.5):
+        frame = jnp.asarray(_pillar_view(bearing, distance_mm=20.0))[None]
+        state = e.initial_state(1)
+        for t in range(10):  # 0.2 s of the same frame
+            state, f = step(e.pretrained_params, state, frame, jnp.array([t == 0]))
+        turn = {}
+        for name, w in (("uniform", uniform), ("back", back)):
+            drive = np.asarray(f[0]) @ w
+            turn[name] = np.sign(bearing) * (drive[3:].sum() - drive[:3].sum())  # towards it
+        assert turn["back"] > 2.0 * turn["uniform"] > 0, (bearing, turn)
+
+
 def test_visual_eval_script_smoke_and_bad_arguments(tmp_path):
     """scripts/visual_eval.py on the hand-wired readout (one short VisualTaxis episode), and its
     refusals."""
     out = tmp_path / "taxis.json"
     args = ["--task", "VisualTaxis", "--episodes", "1", "--steps", "5", "--out", str(out),
-            "--ascending-gain", "-3"]  # fmt: skip
+            "--ascending-gain", "-3", "--back-gain", "8"]  # fmt: skip
     result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads(out.read_text())
     assert record["task"] == "VisualTaxis" and record["success_rate"] == 0.0
-    assert record["ascending_gain"] == -3.0
+    assert record["ascending_gain"] == -3.0 and record["back_gain"] == 8.0
     assert record["per_episode"][0]["steps"] == 5 and record["falls"] == 0
     for args, message in (
         ([], "give either --run RUN or --task TASK"),
         (["--task", "Pursuit", "--episodes", "0"], "need --episodes >= 1"),
         (["--run", str(tmp_path / "nowhere")], "nowhere"),
-        (["--run", str(tmp_path), "--ascending-gain", "-3"], "--ascending-gain is for the hand"),
+        (["--run", str(tmp_path), "--ascending-gain", "-3"], "are for the hand-wired readout"),
+        (["--run", str(tmp_path), "--back-gain", "8"], "are for the hand-wired readout"),
     ):
         bad = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr[-500:]
