@@ -285,8 +285,8 @@ PRESETS["connectome_optomotor_steer"]["connectome"].update(
 )  # fmt: skip
 
 # steer fine-tuning a hand-wired readout (scripts/handwired_readout.py writes the start:
-# optomotor_readout, the lobula plate's horizontal opponent signal at gain 1, 47 of 48 episodes
-# with the grating) rather than learning it from 0: Adam 1e-3 (the hand-wired weights are
+# optomotor_readout, the lobula plate's horizontal opponent signal at gain 1, with the grating
+# in 96 of 96 episodes) rather than learning it from 0: Adam 1e-3 (the hand-wired weights are
 # 0.05; steer's 3e-3 moves them by more than that in a few updates), 128k env steps.
 PRESETS["connectome_optomotor_steer_handwired"] = _variant(
     "connectome_optomotor_steer",

@@ -13,6 +13,8 @@ blind network (``--gain 0``), and reports per task:
     python scripts/visual_eval.py --task VisualTaxis --gain 2 --episodes 16 --steps 500 \\
         --out outputs/taxis_handwired.json
     python scripts/visual_eval.py --run runs/taxis_steer --episodes 16 --steps 500
+    python scripts/visual_eval.py --task VisualTaxis --gain 2 --back-gain 8 --ascending-gain -3 \\
+        --episodes 32 --steps 500      # the hard turn for a pillar to the side: 27 of 32
 """
 
 from __future__ import annotations
