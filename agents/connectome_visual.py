@@ -307,16 +307,13 @@ def dark_object_readout(
     band makes the fly weave once it faces the object."""
     e = policy.encoder
     top = e.n_elevation - 1  # pooling_matrix's dorsal band
-    per_band = len(e.region_elevations) // e.n_azimuth
-    gains = {True: gain, False: gain if back_gain is None else back_gain}  # front band?
+    front = e.n_azimuth - 1
     out = np.zeros((e.encoded_size, 6), np.float32)
-    for front in (True, False):
-        regions = [
-            r for r, band in enumerate(e.region_elevations)
-            if (not dorsal_only or band == top) and (r // per_band == e.n_azimuth - 1) == front
-        ]  # fmt: skip
-        if regions:
-            out += _yaw_readout(policy, dict.fromkeys(DARK_TYPES, 1.0), gains[front], regions)
+    for r, (azimuth, band) in enumerate(zip(e.region_azimuths, e.region_elevations, strict=True)):
+        if dorsal_only and band != top:
+            continue
+        g = gain if back_gain is None or azimuth == front else back_gain
+        out += _yaw_readout(policy, dict.fromkeys(DARK_TYPES, 1.0), g, [r])
     return out
 
 
@@ -347,32 +344,30 @@ def handwired_state(
     import flyenvs.brax
     from agents import ppo
     from agents.recurrent_ppo import driver
-    from agents.recurrent_ppo.train import init_training_state
 
     env_options = {} if episode_length is None else {"episode_length": int(episode_length)}
     cfg = ppo.resolve_preset(preset, env=env_options)
     cfg["connectome"].update(connectome or {})
     env = flyenvs.brax.make(cfg["task"], backend="mujoco", **cfg["env"])
     net = driver.make_network(cfg, env.task, env.action_size)
-    p = cfg["ppo"]
-    state = init_training_state(
-        net, net.encoder.encoded_size, float(p.get("learning_rate", 3e-4)),
-        float(p.get("max_grad_norm", 0.5)),
-    )  # fmt: skip
+    state = driver.state_template(
+        net, driver.network_obs_size(net, env.task.observation_size), cfg["ppo"]
+    )
     w = np.asarray(readout(net), np.float32)
-    e = net.encoder
     if net.bilateral:
+        e = net.encoder
         if np.any(w[: e.vision_start]):
             raise ValueError("a bilateral readout has no proprioceptive weights")
-        # [eye, channel, region, side, leg]; the left eye's own side is side 0
+        # read same / other off the left eye ([eye, channel, region, side, leg]; its own side
+        # is side 0), then check the readout is the one walk_params builds from them
         v = w[e.vision_start :].reshape(N_EYES, e.n_channels, e.n_regions, 2, 3)
-        same, other = v[0, :, :, 0], v[0, :, :, 1]
-        if not (np.allclose(v[1, :, :, 1], same) and np.allclose(v[1, :, :, 0], other)):
-            raise ValueError("a bilateral preset needs a left-right symmetric readout")
         state["network"]["bilateral"] = {
-            **state["network"]["bilateral"], "same": jnp.asarray(same),
-            "other": jnp.asarray(other),
+            **state["network"]["bilateral"], "same": jnp.asarray(v[0, :, :, 0]),
+            "other": jnp.asarray(v[0, :, :, 1]),
         }  # fmt: skip
+        built = np.asarray(net.walk_params(state["network"])["readout"]["w"])
+        if not np.allclose(built[e.vision_start :], w[e.vision_start :]):
+            raise ValueError("a bilateral preset needs a left-right symmetric readout")
     else:
         state["network"]["walk"]["readout"]["w"] = jnp.asarray(w)
     meta = json.loads(json.dumps(driver.run_meta(cfg, env)))  # as a checkpoint holds it

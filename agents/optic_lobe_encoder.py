@@ -149,6 +149,13 @@ class OpticLobeEncoder:
         return self._bands * self.n_azimuth  # type: ignore[attr-defined]
 
     @property
+    def region_azimuths(self) -> tuple[int, ...]:
+        """The azimuth band of each region read out, [n_regions] (band ``n_azimuth - 1`` looks
+        ahead; the order of :attr:`region_elevations`)."""
+        n = len(self._bands)  # type: ignore[attr-defined]
+        return tuple(a for a in range(self.n_azimuth) for _ in range(n))
+
+    @property
     def opponent_pairs(self) -> tuple[tuple[str, str], ...]:
         """The opponent pairs read out (:attr:`opponent`): all of :data:`OPPONENT_PAIRS`, the
         named ones, or none."""
